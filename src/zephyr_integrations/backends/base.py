@@ -1,0 +1,146 @@
+"""What a backend is: plain generation requests in, text and token counts out.
+
+Nothing here knows LangChain, torch or HTTP. A backend receives a rendered prompt (the Zephyr
+format, no BOS) and sampling parameters, and answers with the generated text, why generation
+ended and exact token counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["eos_token", "stop_sequence", "length"]
+"""Why generation ended, in TGI's words: the model's end-of-sequence token, a stop sequence,
+or the ``max_new_tokens`` budget."""
+
+MAX_NEW_TOKENS_LIMIT = 1_048_576
+MAX_STOP_SEQUENCES = 64
+
+
+class InvalidParameterError(ValueError):
+    """A generation parameter outside the range a model can honour."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        super().__init__(f"{name}={value!r} is invalid: expected {expected}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters. ``None`` means the backend's default.
+
+    ``temperature == 0`` (or ``None``) means greedy decoding; a positive temperature samples.
+    """
+
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT)
+        _check_float("temperature", self.temperature, 0.0, 100.0, "a number in [0, 100]")
+        if self.top_p is not None:
+            _check_float("top_p", self.top_p, 0.0, 1.0, "a number in (0, 1]")
+            if self.top_p == 0:
+                raise InvalidParameterError("top_p", self.top_p, "a number in (0, 1]")
+        _check_int("top_k", self.top_k, 1, 1_000_000)
+        _check_float(
+            "repetition_penalty", self.repetition_penalty, 0.0, 100.0, "a number in (0, 100]"
+        )
+        if self.repetition_penalty == 0:
+            raise InvalidParameterError(
+                "repetition_penalty", self.repetition_penalty, "a number in (0, 100]"
+            )
+        _check_int("seed", self.seed, 0, 2**64 - 1)
+        _check_float("timeout", self.timeout, 0.0, math.inf, "a positive number of seconds")
+        if self.timeout == 0:
+            raise InvalidParameterError("timeout", self.timeout, "a positive number of seconds")
+        if not isinstance(self.stop, tuple):
+            raise InvalidParameterError("stop", self.stop, "a tuple of strings")
+        if len(self.stop) > MAX_STOP_SEQUENCES:
+            raise InvalidParameterError(
+                "stop", f"<{len(self.stop)} sequences>", f"at most {MAX_STOP_SEQUENCES} sequences"
+            )
+        for position, sequence in enumerate(self.stop):
+            if not isinstance(sequence, str) or not sequence:
+                raise InvalidParameterError(f"stop[{position}]", sequence, "a non-empty string")
+
+    @property
+    def greedy(self) -> bool:
+        return not self.temperature
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to complete."""
+
+    prompt: str
+    params: GenerationParams = field(default_factory=GenerationParams)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A finished completion. ``text`` has stop sequences and EOS cut off."""
+
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    stop_sequence: str | None = None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of streamed text. The last event of a stream carries ``generation`` instead."""
+
+    text: str = ""
+    generation: Generation | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A text-generation engine ChatZephyr can drive.
+
+    ``generate`` receives a batch: an engine that can run requests together should (one padded
+    forward pass rather than N); ``stream`` yields :class:`TextDelta` pieces and ends with one
+    whose ``generation`` is set. Closing a stream early must stop the work behind it.
+    """
+
+    @property
+    def model_name(self) -> str: ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+    def stream(self, request: GenerationRequest) -> Iterator[TextDelta]: ...
+
+    def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]: ...
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidParameterError(name, value, f"an integer in [{low}, {high}]")
+
+
+def _check_float(name: str, value: object, low: float, high: float, expected: str) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not low <= value <= high
+    ):
+        raise InvalidParameterError(name, value, expected)
