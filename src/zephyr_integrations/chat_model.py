@@ -152,7 +152,7 @@ class ChatZephyr(BaseChatModel):
         return {"model": self.model, "backend": backend, **self._sampling_fields()}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = self._params(stop=stop, **_without_bound(kwargs))
+        params = self._params(stop=stop, **_without_bound(kwargs, "model"))
         ls_params = LangSmithParams(
             ls_provider=MODEL_PROVIDER,
             ls_model_name=kwargs.get("model", self.model),
@@ -183,6 +183,11 @@ class ChatZephyr(BaseChatModel):
     def _params(self, stop: list[str] | None, **kwargs: Any) -> GenerationParams:
         unknown = set(kwargs) - _RUNTIME_PARAMS - _BOUND_KWARGS
         unknown = {key for key in unknown if not key.startswith("ls_")}
+        if "model" in unknown:
+            raise TypeError(
+                "a per-call model override is not supported: construct another ChatZephyr "
+                "(models are loaded once and shared, so this is cheap)"
+            )
         if unknown:
             raise TypeError(
                 f"unknown generation parameter(s) {sorted(unknown)}; "
@@ -514,11 +519,11 @@ def _normalize_tool_choice(
     return tool_choice
 
 
-def _without_bound(kwargs: dict[str, Any]) -> dict[str, Any]:
+def _without_bound(kwargs: dict[str, Any], *also: str) -> dict[str, Any]:
     return {
         key: value
         for key, value in kwargs.items()
-        if key not in _BOUND_KWARGS and not key.startswith("ls_")
+        if key not in _BOUND_KWARGS and key not in also and not key.startswith("ls_")
     }
 
 
