@@ -444,7 +444,9 @@ def render(report: dict[str, Any]) -> str:
         row("sequential / ChatZephyr.batch", "sequential_over_batch", 2),
         row("ChatZephyr.batch / raw generate", "batch_over_raw", 3),
         row("ChatHuggingFace batch / ChatZephyr.batch", "chathf_batch_over_zephyr_batch", 2),
-        row("HuggingFacePipeline batch / ChatZephyr.batch", "hfpipeline_batch_over_zephyr_batch", 2),
+        row(
+            "HuggingFacePipeline batch / ChatZephyr.batch", "hfpipeline_batch_over_zephyr_batch", 2
+        ),
         "",
         f"- ChatZephyr.batch outputs equal to sequential invoke outputs: "
         f"{report['batch_equals_sequential']}/{report['batch']}",
@@ -466,9 +468,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("smollm2", "tiny"), default="smollm2")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own default for this machine)",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
 
     report = run(args)
     table = render(report)

@@ -148,9 +148,7 @@ def test_stop_sequence_stops_generation_and_is_cut(tiny_model_path: Path) -> Non
 def eos_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model with its EOS logit raised so that greedy decoding ends with EOS."""
     path = make_tiny_zephyr(tmp_path_factory.mktemp("eos-zephyr"))
-    from transformers import AutoModelForCausalLM
-
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     encoded = AutoTokenizer.from_pretrained(path)([format_messages([HumanMessage("Hello")])])
