@@ -297,7 +297,7 @@ class ChatZephyr(BaseChatModel):
         *,
         return_exceptions: bool = False,
         **kwargs: Any,
-    ) -> list[BaseMessage]:
+    ) -> list[AIMessage]:
         """Run every input through one batched backend call, then LangChain's usual plumbing."""
         requests = self._batch_requests(inputs, kwargs)
         try:
@@ -306,10 +306,7 @@ class ChatZephyr(BaseChatModel):
             outcomes = [exc] * len(requests)
         token = _PREFILLED.set(self._prefill(requests, outcomes))
         try:
-            return cast(
-                list[BaseMessage],
-                super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs),
-            )
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
         finally:
             _PREFILLED.reset(token)
 
@@ -320,7 +317,7 @@ class ChatZephyr(BaseChatModel):
         *,
         return_exceptions: bool = False,
         **kwargs: Any,
-    ) -> list[BaseMessage]:
+    ) -> list[AIMessage]:
         requests = self._batch_requests(inputs, kwargs)
         try:
             outcomes: Sequence[Generation | BaseException] = await self._backend.agenerate(requests)
@@ -328,9 +325,8 @@ class ChatZephyr(BaseChatModel):
             outcomes = [exc] * len(requests)
         token = _PREFILLED.set(self._prefill(requests, outcomes))
         try:
-            return cast(
-                list[BaseMessage],
-                await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs),
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
             )
         finally:
             _PREFILLED.reset(token)

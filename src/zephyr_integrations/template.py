@@ -110,7 +110,7 @@ def _to_turn(index: int, message: BaseMessage) -> tuple[Role, str]:
     if isinstance(message, AIMessage):
         return "assistant", _assistant_text(where, message)
     if isinstance(message, ToolMessage):
-        status = "error" if message.status == "error" else None
+        status: Literal["error"] | None = "error" if message.status == "error" else None
         return "user", render_tool_response(
             _flatten(where, message.content), message.name, message.tool_call_id, status
         )
@@ -135,8 +135,9 @@ def _assistant_text(where: str, message: AIMessage) -> str:
     known_ids = {call.get("id") for call in calls}
     if isinstance(message.content, list):
         for block in message.content:
-            is_call = isinstance(block, dict) and block.get("type") in _TOOL_CALL_BLOCKS
-            if is_call and block.get("id") not in known_ids:
+            if not isinstance(block, dict) or block.get("type") not in _TOOL_CALL_BLOCKS:
+                continue
+            if block.get("id") not in known_ids:
                 calls.append(_block_to_call(where, block))
     rendered = [render_tool_call(call["name"], call["args"], call.get("id")) for call in calls]
     return "\n".join(part for part in [text, *rendered] if part) if rendered else text

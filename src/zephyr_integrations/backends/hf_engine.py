@@ -67,7 +67,7 @@ class TransformersEngine:
         # tokenizer splits it into pieces (another model given the Zephyr format) it is a stop
         # string, so it can neither run on nor leak into the answer.
         if EOS in tokenizer.all_special_tokens:
-            eos_ids.add(tokenizer.convert_tokens_to_ids(EOS))
+            eos_ids.update(_as_list(tokenizer.convert_tokens_to_ids(EOS)))
             text_eos: tuple[str, ...] = ()
         else:
             text_eos = (EOS,)
@@ -136,7 +136,7 @@ class TransformersEngine:
     ) -> Generation:
         reason: FinishReason = tracker.reasons[row] or "length"
         length = tracker.lengths[row] if tracker.reasons[row] else len(tokens)
-        text = self.tokenizer.decode(tokens[:length], skip_special_tokens=True)
+        text = str(self.tokenizer.decode(tokens[:length], skip_special_tokens=True))
         text, matched = cut_at_stop(text, stops)
         if (
             matched is not None
@@ -237,7 +237,7 @@ class _FinishTracker(StoppingCriteria):
 
     def _ends_with_stop(self, ids: torch.Tensor, generated: int) -> bool:
         window = ids[-min(generated, self.window) :].tolist()
-        text = self.tokenizer.decode(window, skip_special_tokens=True)
+        text = str(self.tokenizer.decode(window, skip_special_tokens=True))
         return any(stop in text for stop in self.stops)
 
 
