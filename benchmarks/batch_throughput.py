@@ -158,22 +158,28 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def count_generate_calls(model: Any, fn: Callable[[], Any]) -> list[int]:
-    """Rows of every ``model.generate`` call made while ``fn`` runs (untimed diagnostic)."""
-    rows: list[int] = []
-    original = model.generate
+class GenerateSpy:
+    """Records the rows of every ``model.generate`` call, per contender (warm-up only)."""
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        rows.append(int(ids.shape[0]) if ids is not None else -1)
-        return original(*args, **kwargs)
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.current = ""
+        self.calls: dict[str, list[int]] = {}
 
-    model.generate = spy
-    try:
-        fn()
-    finally:
-        del model.generate  # back to the class's method
-    return rows
+    def __enter__(self) -> GenerateSpy:
+        original = self.model.generate
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            rows = int(ids.shape[0]) if ids is not None else -1
+            self.calls.setdefault(self.current, []).append(rows)
+            return original(*args, **kwargs)
+
+        self.model.generate = spy
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.model.generate  # back to the class's method
 
 
 _PROBE = torch.randn(384, 384)
@@ -243,21 +249,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         errors[HF_CHAT] = errors[HF_LLM] = hf_error
     outputs: dict[str, Any] = {}
 
-    # Warm-up: every contender once, untimed. Its outputs are the ones compared below.
-    for name, fn in list(contenders.items()):
-        try:
-            outputs[name] = fn()
-        except Exception as exc:
-            if name in (SEQ, ZEPHYR_BATCH, RAW):
-                raise
-            errors[name] = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
-            del contenders[name]
-
-    # Untimed: how many generate calls (of how many rows) each contender makes.
-    generate_calls = {
-        name: count_generate_calls(engine.model, fn) for name, fn in contenders.items()
-    }
+    # Warm-up: every contender once, untimed. Its outputs are the ones compared below, and it
+    # records how many generate calls (of how many rows) each contender makes.
+    with GenerateSpy(engine.model) as spy:
+        for name, fn in list(contenders.items()):
+            spy.current = name
+            start = time.perf_counter()
+            try:
+                outputs[name] = fn()
+            except Exception as exc:
+                if name in (SEQ, ZEPHYR_BATCH, RAW):
+                    raise
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+                del contenders[name]
+            print(f"  warm-up      {name:<48} {time.perf_counter() - start:8.3f} s", flush=True)
+    generate_calls = spy.calls
 
     # Timed, interleaved. A fixed CPU probe runs between timed runs: on a shared machine the CPU
     # can slow down several-fold for seconds at a time, and a run next to a slow probe is noisy.

@@ -316,7 +316,10 @@ def test_loads_from_a_local_folder_with_relative_path(
 
 
 def test_unreachable_hub_id_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     model = ChatZephyr(model="no-such-org/no-such-model-zephyr-test")
     with pytest.raises(FileNotFoundError, match="could not load model 'no-such-org/"):
         model.invoke("hi")
