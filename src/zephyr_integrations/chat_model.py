@@ -8,6 +8,7 @@ what comes back into ``AIMessage``s. It knows nothing of torch or HTTP.
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
@@ -30,7 +31,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
 from zephyr_integrations import plugins
@@ -100,7 +101,11 @@ class ChatZephyr(BaseChatModel):
     backend: str | Backend = "transformers"
     """A registered backend name (see ``zephyr_integrations.plugins``) or a backend instance."""
     backend_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Options for building a named backend (``dtype``, ``device``, ``base_url``, ...)."""
+    """Options for building a named backend (``dtype``, ``device``, ``truncate``, ...)."""
+    base_url: str | None = None
+    """The server of a remote backend, e.g. ``http://127.0.0.1:8080`` for ``backend="tgi"``."""
+    api_key: SecretStr | None = None
+    """Bearer token for a remote backend; never sent unless given, never shown."""
     temperature: float | None = None
     """Sampling temperature; 0 (or unset) means greedy decoding."""
     max_tokens: int | None = Field(default=None, alias="max_new_tokens")
@@ -130,7 +135,7 @@ class ChatZephyr(BaseChatModel):
         self._params(stop=None)  # validates every sampling field before anything loads
         if isinstance(self.backend, str):
             factory = plugins.get_backend_factory(self.backend)
-            self._backend = factory(model=self.model, **self.backend_kwargs)
+            self._backend = factory(model=self.model, **self._backend_options(factory))
         elif isinstance(self.backend, Backend):
             if self.backend_kwargs:
                 raise ValueError("backend_kwargs only apply when backend is given by name")
@@ -141,6 +146,25 @@ class ChatZephyr(BaseChatModel):
                 "or an object implementing zephyr_integrations.backends.Backend"
             )
         return self
+
+    def _backend_options(self, factory: Callable[..., Any]) -> dict[str, Any]:
+        """``backend_kwargs`` plus the connection fields the backend's factory accepts."""
+        accepted = inspect.signature(factory).parameters
+        options: dict[str, Any] = {}
+        connection = {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+        for name, value in connection.items():
+            if value is None:
+                continue
+            if name in accepted:
+                options[name] = value
+            elif name in ("base_url", "api_key"):
+                raise ValueError(f"{name} does not apply to backend {self.backend!r}")
+        return {**options, **self.backend_kwargs}
 
     @property
     def _llm_type(self) -> str:

@@ -10,7 +10,10 @@ import pluggy
 from zephyr_integrations import hookspecs
 from zephyr_integrations.hookspecs import BackendFactory
 
-DEFAULT_PLUGINS = ("zephyr_integrations.default_plugins.transformers_backend",)
+DEFAULT_PLUGINS = (
+    "zephyr_integrations.default_plugins.transformers_backend",
+    "zephyr_integrations.default_plugins.tgi_backend",
+)
 
 pm = pluggy.PluginManager(hookspecs.PROJECT)
 pm.add_hookspecs(hookspecs)

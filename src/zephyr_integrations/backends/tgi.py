@@ -1,0 +1,478 @@
+"""The Text Generation Inference backend, on huggingface_hub's (Async)InferenceClient.
+
+The prompt is rendered client-side (the exact Zephyr format) and sent to TGI's native
+``text_generation`` route with ``details=True``, so token counts and finish reasons are exact.
+Parameters are shaped the way TGI validates them; transient faults (429, 503, refused
+connections) are retried with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from huggingface_hub import AsyncInferenceClient, InferenceClient
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    InferenceTimeoutError,
+    OverloadedError,
+    TextGenerationError,
+)
+from pydantic import SecretStr
+
+from zephyr_integrations.backends.base import (
+    FinishReason,
+    Generation,
+    GenerationParams,
+    GenerationRequest,
+    TextDelta,
+)
+from zephyr_integrations.backends.stops import StopStreamer, cut_at_stop
+from zephyr_integrations.backends.tgi_info import TGIInfo, fetch_info
+
+T = TypeVar("T")
+TGI_MAX_STOP = 4
+_RETRY_STATUS = frozenset({429, 503})
+_HF_HOSTS = ("huggingface.co", "hf.co", "endpoints.huggingface.cloud", "hf.space")
+
+
+class TGIError(RuntimeError):
+    """TGI answered with an error (its message and error_type are kept)."""
+
+
+class TGIConnectionError(ConnectionError):
+    """The TGI server could not be reached."""
+
+
+class PromptTooLongError(ValueError):
+    """The prompt has more tokens than the server accepts."""
+
+
+class TGIBackend:
+    """Talks to a TGI server (or anything speaking its protocol, such as ``zephyr serve``).
+
+    Args:
+        model: the model's name for metadata; by default the server's ``/info`` ``model_id``.
+        base_url: the server, e.g. ``http://127.0.0.1:8080``.
+        api_key: sent as a bearer token. Without it no token is sent to a server that is not
+            the Hugging Face API, not even one saved by ``huggingface-cli login``.
+        timeout: seconds to wait for the server (huggingface_hub waits forever by default).
+        max_retries: retries of 429, 503 and refused connections.
+        truncate: cut over-long prompts server-side (keeping their end) instead of refusing.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str,
+        api_key: str | SecretStr | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 2,
+        truncate: bool = False,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+    ) -> None:
+        self.base_url = _check_url(base_url)
+        self.api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"timeout={timeout!r} is invalid: expected a positive number")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries={max_retries!r} is invalid: expected an integer >= 0")
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.truncate = truncate
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._model = model
+        self._info: TGIInfo | None = None
+        self._client: InferenceClient | None = None
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncInferenceClient
+        ] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        key = "'**********'" if self.api_key else "None"
+        return f"TGIBackend(base_url={self.base_url!r}, api_key={key}, timeout={self.timeout})"
+
+    # -- server facts -----------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str | None]:
+        if self.api_key is not None:
+            return {"authorization": f"Bearer {self.api_key.get_secret_value()}"}
+        host = urlsplit(self.base_url).hostname or ""
+        if host.endswith(_HF_HOSTS):
+            return {}
+        # huggingface_hub would otherwise add the locally saved token; None removes the header.
+        return {"authorization": None}
+
+    @property
+    def info(self) -> TGIInfo:
+        """The server's ``/info``, read once."""
+        if self._info is None:
+            self._info = self._call(
+                lambda: fetch_info(self.base_url, self._plain_headers(), self.timeout)
+            )
+        return self._info
+
+    def _plain_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self._headers().items() if v is not None}
+
+    @property
+    def model_name(self) -> str:
+        return self._model or self.info.model_id
+
+    # -- generation -------------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return [self._call(partial(self._generate_one, request)) for request in requests]
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Runs the requests concurrently: TGI batches them server-side."""
+        await self._ainfo()
+        calls = (self._acall(partial(self._agenerate_one, r)) for r in requests)
+        return list(await asyncio.gather(*calls))
+
+    def stream(self, request: GenerationRequest) -> Iterator[TextDelta]:
+        kwargs = self._kwargs(request)
+        events = self._call(
+            lambda: iter(
+                self._sync().text_generation(request.prompt, stream=True, details=True, **kwargs)
+            )
+        )
+        state = _StreamState(self, request.prompt, request.params)
+        try:
+            for event in _guard_sync(events):
+                yield from state.feed(event)
+                if state.done:
+                    break
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        yield from state.finish()
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
+        await self._ainfo()
+        kwargs = self._kwargs(request)
+        # A client of its own: closing it closes this HTTP stream, even when cancelled midway.
+        client = self._new_async_client()
+        try:
+            events = await self._acall(
+                lambda: client.text_generation(request.prompt, stream=True, details=True, **kwargs)
+            )
+            state = _StreamState(self, request.prompt, request.params)
+            async for event in _guard_async(events):
+                for delta in state.feed(event):
+                    yield delta
+                if state.done:
+                    break
+            for delta in state.finish():
+                yield delta
+        finally:
+            await client.close()
+
+    def _generate_one(self, request: GenerationRequest) -> Generation:
+        kwargs = self._kwargs(request)
+        output = self._sync().text_generation(
+            request.prompt, details=True, decoder_input_details=True, **kwargs
+        )
+        prompt_tokens = self._prompt_tokens(request.prompt, len(output.details.prefill))
+        return self._to_generation(
+            output.generated_text, output.details, request.params, prompt_tokens
+        )
+
+    async def _agenerate_one(self, request: GenerationRequest) -> Generation:
+        kwargs = self._kwargs(request)
+        output = await self._async_client().text_generation(
+            request.prompt, details=True, decoder_input_details=True, **kwargs
+        )
+        prefill = len(output.details.prefill)
+        if not prefill:
+            loop = asyncio.get_running_loop()
+            prefill = await loop.run_in_executor(None, self.info.count_tokens, request.prompt)
+        return self._to_generation(output.generated_text, output.details, request.params, prefill)
+
+    def _prompt_tokens(self, prompt: str, reported: int | None) -> int:
+        """The server's count of prompt tokens: from its reply, else from ``/tokenize``."""
+        if reported:
+            return reported
+        return self._call(lambda: self.info.count_tokens(prompt))
+
+    def _to_generation(
+        self, text: str, details: Any, params: GenerationParams, prompt_tokens: int
+    ) -> Generation:
+        cut, matched = cut_at_stop(text, params.stop)
+        reason: FinishReason = details.finish_reason
+        if matched is not None:
+            reason = "stop_sequence"
+        elif reason not in ("eos_token", "stop_sequence", "length"):
+            reason = "length"
+        return Generation(
+            text=cut,
+            finish_reason=reason,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=int(details.generated_tokens),
+            model=self.model_name,
+            stop_sequence=matched,
+        )
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        """TGI parameters for a request, shaped the way TGI validates them."""
+        params = request.params
+        info = self.info
+        kwargs: dict[str, Any] = {}
+        if info.may_exceed_input_limit(request.prompt):
+            prompt_tokens = self._call(lambda: info.count_tokens(request.prompt))
+            limit = info.max_input_tokens
+            if limit is not None and prompt_tokens > limit:
+                if not self.truncate:
+                    raise PromptTooLongError(
+                        f"the prompt is {prompt_tokens} tokens but {self.base_url} accepts at "
+                        f"most {limit} (max_input_tokens); shorten it or pass truncate=True"
+                    )
+                kwargs["truncate"] = limit
+        if params.max_new_tokens is not None:
+            kwargs["max_new_tokens"] = params.max_new_tokens
+        if params.greedy:
+            kwargs["do_sample"] = False
+        else:
+            kwargs["do_sample"] = True
+            kwargs["temperature"] = params.temperature
+            if params.top_p is not None and params.top_p < 1.0:
+                kwargs["top_p"] = params.top_p
+            if params.top_k is not None:
+                kwargs["top_k"] = params.top_k
+        if params.repetition_penalty is not None:
+            kwargs["repetition_penalty"] = params.repetition_penalty
+        if params.seed is not None:
+            kwargs["seed"] = params.seed
+        if params.stop:
+            # TGI takes at most max_stop_sequences; the rest are applied here, client-side.
+            kwargs["stop"] = list(params.stop[: info.max_stop_sequences])
+        return kwargs
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def _sync(self) -> _KwargsClient:
+        if self._client is None:
+            self._client = InferenceClient(**self._client_options())
+        return _KwargsClient(self._client)
+
+    def _new_async_client(self) -> _AsyncKwargsClient:
+        return _AsyncKwargsClient(AsyncInferenceClient(**self._client_options()))
+
+    def _async_client(self) -> _AsyncKwargsClient:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = AsyncInferenceClient(**self._client_options())
+            self._async_clients[loop] = client
+        return _AsyncKwargsClient(client)
+
+    async def aclose(self) -> None:
+        """Close this event loop's client."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client = None
+
+    def _client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "headers": self._headers(),
+        }
+        if self.api_key is not None:
+            options["api_key"] = self.api_key.get_secret_value()
+        return options
+
+    async def _ainfo(self) -> TGIInfo:
+        if self._info is None:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: self.info)
+        assert self._info is not None
+        return self._info
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return fn()
+            except Exception as exc:
+                error = self._translate(exc)
+                if not _retryable(exc) or attempt == self.max_retries:
+                    raise error from exc
+                time.sleep(self._delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def _acall(self, fn: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await fn()
+            except Exception as exc:
+                error = self._translate(exc)
+                if not _retryable(exc) or attempt == self.max_retries:
+                    raise error from exc
+                await asyncio.sleep(self._delay(attempt))
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int) -> float:
+        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # exponential backoff with jitter
+
+    def _translate(self, exc: Exception) -> Exception:
+        if isinstance(exc, httpx.ConnectError | ConnectionError):
+            return TGIConnectionError(f"could not connect to TGI at {self.base_url}: {exc}")
+        if isinstance(exc, InferenceTimeoutError | httpx.TimeoutException | asyncio.TimeoutError):
+            return TimeoutError(
+                f"TGI at {self.base_url} did not answer within timeout={self.timeout} s"
+            )
+        if isinstance(exc, TextGenerationError):
+            return exc
+        if isinstance(exc, HfHubHTTPError):
+            status = exc.response.status_code if exc.response is not None else None
+            return TGIError(f"TGI at {self.base_url} answered {status}: {_server_message(exc)}")
+        return exc
+
+
+class _StreamState:
+    """Turns TGI stream events into text deltas and one final Generation.
+
+    A stop sequence beyond the server's limit is matched here; the stream is then left early
+    (``done``), with the text and tokens received so far.
+    """
+
+    def __init__(self, backend: TGIBackend, prompt: str, params: GenerationParams) -> None:
+        self.backend = backend
+        self.prompt = prompt
+        self.params = params
+        self.streamer = StopStreamer(tuple(params.stop))
+        self.text = ""
+        self.tokens = 0
+        self.generation: Generation | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.generation is not None
+
+    def feed(self, event: Any) -> Iterator[TextDelta]:
+        token = event.token
+        self.tokens += 1
+        if not token.special:
+            released = self.streamer.push(token.text)
+            self.text += released
+            if released:
+                yield TextDelta(released)
+        if event.details is not None:
+            details = event.details
+            reported = getattr(details, "input_length", None)
+            self.generation = self.backend._to_generation(
+                event.generated_text or "",
+                details,
+                self.params,
+                self.backend._prompt_tokens(self.prompt, reported),
+            )
+        elif self.streamer.matched is not None:
+            self.generation = Generation(
+                text=self.text,
+                finish_reason="stop_sequence",
+                prompt_tokens=self.backend._prompt_tokens(self.prompt, None),
+                completion_tokens=self.tokens,
+                model=self.backend.model_name,
+                stop_sequence=self.streamer.matched,
+            )
+
+    def finish(self) -> Iterator[TextDelta]:
+        if self.generation is None:
+            raise TGIError(
+                f"the stream from {self.backend.base_url} ended before its final event "
+                "(the connection was cut)"
+            )
+        tail = self.streamer.flush()
+        if tail:
+            yield TextDelta(tail)
+        yield TextDelta(generation=self.generation)
+
+
+class _KwargsClient:
+    """Drops our private bookkeeping keys before calling huggingface_hub."""
+
+    def __init__(self, client: InferenceClient) -> None:
+        self.client = client
+
+    def text_generation(self, prompt: str, **kwargs: Any) -> Any:
+        return self.client.text_generation(prompt, **_public(kwargs))
+
+
+class _AsyncKwargsClient:
+    def __init__(self, client: AsyncInferenceClient) -> None:
+        self.client = client
+
+    async def text_generation(self, prompt: str, **kwargs: Any) -> Any:
+        return await self.client.text_generation(prompt, **_public(kwargs))
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _public(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if not k.startswith("_")}
+
+
+def _guard_sync(events: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from events
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise TGIError(f"the stream was cut mid-way: {exc}") from exc
+
+
+async def _guard_async(events: Any) -> AsyncIterator[Any]:
+    try:
+        async for event in events:
+            yield event
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise TGIError(f"the stream was cut mid-way: {exc}") from exc
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, OverloadedError | httpx.ConnectError | ConnectionRefusedError):
+        return True
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        return exc.response.status_code in _RETRY_STATUS
+    return False
+
+
+def _server_message(exc: HfHubHTTPError) -> str:
+    try:
+        body = exc.response.json()
+        if isinstance(body, dict) and "error" in body:
+            return str(body["error"])
+    except Exception:
+        pass
+    return str(exc).splitlines()[0]
+
+
+def _check_url(url: str) -> str:
+    if not isinstance(url, str):
+        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"base_url={url!r} is invalid: {exc}") from exc
+    return url.rstrip("/")
