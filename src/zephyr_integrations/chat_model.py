@@ -360,6 +360,8 @@ class ChatZephyr(BaseChatModel):
     ) -> list[GenerationRequest]:
         """Requests for the inputs that can run together; the rest take the one-by-one path
         (where a bad input raises its own clear error) ."""
+        if not getattr(self._backend, "batches_locally", False):
+            return []  # a server batches by itself: LangChain's concurrent batch is right
         if self.cache or (self.cache is None and get_llm_cache()) or len(inputs) < 2:
             return []
         requests = []

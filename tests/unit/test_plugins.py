@@ -21,6 +21,8 @@ from zephyr_integrations.plugins import DuplicateBackendError, backend_factories
 class ReverseBackend:
     """Answers with the last user turn reversed; counts its batched calls."""
 
+    batches_locally = True
+
     def __init__(self, model: str, suffix: str = "") -> None:
         self.model = model
         self.suffix = suffix

@@ -111,8 +111,11 @@ class Backend(Protocol):
     """A text-generation engine ChatZephyr can drive.
 
     ``generate`` receives a batch: an engine that can run requests together should (one padded
-    forward pass rather than N); ``stream`` yields :class:`TextDelta` pieces and ends with one
-    whose ``generation`` is set. Closing a stream early must stop the work behind it.
+    forward pass rather than N) and says so with a class attribute ``batches_locally = True``,
+    so that ``ChatZephyr.batch`` hands it the whole batch in one call. Without it, LangChain's
+    concurrent batching (honouring ``max_concurrency``) is used. ``stream`` yields
+    :class:`TextDelta` pieces and ends with one whose ``generation`` is set. Closing a stream
+    early must stop the work behind it.
     """
 
     @property
