@@ -1,0 +1,121 @@
+"""The ``zephyr`` command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="zephyr",
+    help="Zephyr-family models in LangChain, and DPO preference-data tooling.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model folder or Hub id (default: Zephyr if cached, else SmolLM2)."),
+    ] = None,
+    backend: Annotated[str, typer.Option(help="Backend that generates.")] = "transformers",
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    dtype: Annotated[str, typer.Option(help="Weights dtype (transformers).")] = "auto",
+    max_input_tokens: Annotated[int, typer.Option(help="Longest prompt accepted.")] = 4095,
+    max_total_tokens: Annotated[int, typer.Option(help="Prompt plus answer budget.")] = 4096,
+) -> None:
+    """Serve a model over TGI's HTTP protocol (for tests and CPU development).
+
+    Example: zephyr serve --model ./tiny-zephyr --port 8080, then
+    ChatZephyr(backend="tgi", base_url="http://127.0.0.1:8080").
+    """
+    from zephyr_integrations.local_models import default_model
+    from zephyr_integrations.plugins import get_backend_factory
+    from zephyr_integrations.testing.tgi_server import TGIServer
+
+    try:
+        factory = get_backend_factory(backend)
+        name = model or default_model()
+        options: dict[str, Any] = {"dtype": dtype} if backend == "transformers" else {}
+        engine = factory(model=name, **options)
+        server = TGIServer(
+            engine,
+            model_id=name,
+            host=host,
+            port=port,
+            max_input_tokens=max_input_tokens,
+            max_total_tokens=max_total_tokens,
+        )
+        server.start()
+    except OSError as exc:
+        raise _fail(f"cannot serve on {host}:{port}: {exc}") from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(f"serving [bold]{name}[/bold] over the TGI protocol at [bold]{server.url}[/bold]")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@app.command()
+def chat(
+    question: Annotated[str, typer.Argument(help="What to ask.")],
+    model: Annotated[str | None, typer.Option(help="Model folder or Hub id.")] = None,
+    backend: Annotated[
+        str, typer.Option(help="transformers, tgi, or a plugin's.")
+    ] = "transformers",
+    base_url: Annotated[str | None, typer.Option(help="Server URL for backend tgi.")] = None,
+    system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens to generate.")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 is greedy.")] = 0.0,
+) -> None:
+    """Ask a question and stream the answer.
+
+    Example: zephyr chat "What is DPO?" --backend tgi --base-url http://127.0.0.1:8080
+    """
+    from zephyr_integrations import ChatZephyr
+    from zephyr_integrations.local_models import default_model
+
+    messages = ([("system", system)] if system else []) + [("user", question)]
+    try:
+        name = model or (None if backend == "tgi" else default_model())
+        options: dict[str, Any] = {"model": name} if name else {}
+        llm = ChatZephyr(
+            backend=backend,
+            base_url=base_url,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            **options,
+        )
+        for chunk in llm.stream(messages):
+            sys.stdout.write(str(chunk.content))
+            sys.stdout.flush()
+    except (ValueError, OSError, TimeoutError) as exc:
+        raise _fail(str(exc)) from exc
+    sys.stdout.write("\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
