@@ -101,7 +101,7 @@ def chat(
         llm = ChatZephyr(
             backend=backend,
             base_url=base_url,
-            max_tokens=max_tokens,
+            max_new_tokens=max_tokens,
             temperature=temperature,
             **options,
         )
