@@ -230,7 +230,8 @@ class TGIBackend:
         """TGI parameters for a request, shaped the way TGI validates them."""
         params = request.params
         info = self.info
-        kwargs: dict[str, Any] = {}
+        # TGI's POST / prepends the prompt for text-generation models unless told not to.
+        kwargs: dict[str, Any] = {"return_full_text": False}
         if info.may_exceed_input_limit(request.prompt):
             prompt_tokens = self._call(lambda: info.count_tokens(request.prompt))
             limit = info.max_input_tokens
@@ -447,12 +448,20 @@ async def _guard_async(events: Any) -> AsyncIterator[Any]:
         raise TGIError(f"the stream was cut mid-way: {exc}") from exc
 
 
-def _retryable(exc: Exception) -> bool:
+def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, OverloadedError | httpx.ConnectError | ConnectionRefusedError):
         return True
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        return exc.response.status_code in _RETRY_STATUS
-    return False
+    return _status(exc) in _RETRY_STATUS
+
+
+def _status(exc: BaseException | None) -> int | None:
+    """The HTTP status behind an error (huggingface_hub chains TGI errors to the HTTP one)."""
+    while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(exc, HfHubHTTPError) and response is not None:
+            return int(response.status_code)
+        exc = exc.__cause__
+    return None
 
 
 def _server_message(exc: HfHubHTTPError) -> str:

@@ -1,0 +1,159 @@
+"""ChatZephyr(backend="tgi") under fan-out and load, against the TGI-protocol server.
+
+The server runs in its own process (so its threads do not compete with the client for the GIL),
+serving the scripted backend with a fixed added latency per request.
+
+- Fan-out: ``abatch`` of N requests at ``max_concurrency`` C with latency L; the ideal wall time
+  is ceil(N / C) * L. Target: within 1.15x of it.
+- Load: M requests at concurrency K: none lost, none failed without a retry-exhausted error, and
+  no file descriptor left open (counted before and after).
+
+    python benchmarks/tgi_fanout.py [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SERVER = """
+import sys, time
+from zephyr_integrations.testing.scripted_backend import ScriptedBackend
+from zephyr_integrations.testing.tgi_server import TGIServer
+server = TGIServer(ScriptedBackend(model="scripted"), max_concurrent_requests=4096)
+server.latency = float(sys.argv[1])
+server.start()
+print(server.url, flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else -1
+
+
+async def fan_out(url: str, requests: int, concurrency: int) -> float:
+    from zephyr_integrations import ChatZephyr
+
+    chat = ChatZephyr(backend="tgi", base_url=url, max_tokens=8, temperature=0)
+    await chat.ainvoke("warm up")
+    started = time.perf_counter()
+    replies = await chat.abatch(
+        [f"question number {i}" for i in range(requests)], config={"max_concurrency": concurrency}
+    )
+    elapsed = time.perf_counter() - started
+    wrong = [i for i, r in enumerate(replies) if r.content != f"question number {i}"]
+    if wrong:
+        raise SystemExit(f"fan-out: {len(wrong)} replies were wrong, e.g. #{wrong[0]}")
+    await chat._backend.aclose()  # type: ignore[attr-defined]
+    return elapsed
+
+
+async def load(url: str, requests: int, concurrency: int) -> dict[str, Any]:
+    from zephyr_integrations import ChatZephyr
+
+    chat = ChatZephyr(backend="tgi", base_url=url, max_tokens=8, temperature=0, max_retries=3)
+    await chat.ainvoke("warm up")
+    fds_before = open_fds()
+    started = time.perf_counter()
+    results = await chat.abatch(
+        [f"load {i}" for i in range(requests)],
+        config={"max_concurrency": concurrency},
+        return_exceptions=True,
+    )
+    elapsed = time.perf_counter() - started
+    await chat._backend.aclose()  # type: ignore[attr-defined]
+    await asyncio.sleep(0.2)
+    fds_after = open_fds()
+    errors = [r for r in results if isinstance(r, BaseException)]
+    answered = sum(1 for i, r in enumerate(results) if getattr(r, "content", None) == f"load {i}")
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "answered": answered,
+        "errors": len(errors),
+        "error_kinds": sorted({type(e).__name__ for e in errors}),
+        "lost": requests - answered - len(errors),
+        "seconds": round(elapsed, 3),
+        "requests_per_s": round(requests / elapsed, 1),
+        "fds_before": fds_before,
+        "fds_after": fds_after,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=512)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--load-requests", type=int, default=2000)
+    parser.add_argument("--load-concurrency", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(args.latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        ideal = math.ceil(args.requests / args.concurrency) * args.latency
+        runs = [
+            asyncio.run(fan_out(url, args.requests, args.concurrency)) for _ in range(args.repeats)
+        ]
+        best = min(runs)
+        load_result = asyncio.run(load(url, args.load_requests, args.load_concurrency))
+    finally:
+        server.communicate("", timeout=10)
+
+    ratio = best / ideal
+    fan_ok = ratio <= 1.15
+    load_ok = load_result["lost"] == 0 and load_result["fds_after"] <= load_result["fds_before"]
+    print("| measurement | value | target |")
+    print("|---|---:|---|")
+    print(
+        f"| fan-out: abatch of {args.requests}, max_concurrency {args.concurrency}, "
+        f"{args.latency * 1000:.0f} ms latency | best {best:.3f} s "
+        f"(runs {', '.join(f'{r:.3f}' for r in runs)}) | ideal {ideal:.3f} s |"
+    )
+    print(f"| fan-out / ideal | {ratio:.3f}x | <= 1.15x: {'PASS' if fan_ok else 'FAIL'} |")
+    print(
+        f"| load: {load_result['requests']} requests at concurrency "
+        f"{load_result['concurrency']} | {load_result['seconds']} s, "
+        f"{load_result['requests_per_s']} req/s | - |"
+    )
+    print(
+        f"| load: answered / errors / lost | {load_result['answered']} / "
+        f"{load_result['errors']} / {load_result['lost']} | none lost: "
+        f"{'PASS' if load_result['lost'] == 0 else 'FAIL'} |"
+    )
+    print(
+        f"| load: open fds before / after | {load_result['fds_before']} / "
+        f"{load_result['fds_after']} | no leak: "
+        f"{'PASS' if load_result['fds_after'] <= load_result['fds_before'] else 'FAIL'} |"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"fan_out_runs_s": runs, "ideal_s": ideal, "ratio": ratio, "load": load_result},
+                indent=2,
+            )
+        )
+    return 0 if fan_ok and load_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
