@@ -26,7 +26,7 @@ from zephyr_integrations.backends.stops import find_stop
 from zephyr_integrations.template import EOS
 
 DEFAULT_MAX_NEW_TOKENS = 256
-BOS_ID, BOS = 1, "<s>"
+BOS_ID = 1
 EOS_ID = 2
 _WORD = re.compile(r"\s*\S+")
 _USER_TURN = "<|user|>\n"
@@ -54,8 +54,11 @@ def word_id(piece: str) -> int:
 
 
 def whitespace_tokenize(text: str, *, bos: bool = True) -> list[Token]:
-    """Tokenize like :class:`ScriptedBackend`: ``<s>`` (zero-width) then one token per word."""
-    tokens: list[Token] = [(BOS_ID, BOS, 0, 0)] if bos else []
+    """Tokenize like :class:`ScriptedBackend`: BOS, then one token per word.
+
+    BOS is zero-width with an empty text, as TGI's ``/tokenize`` shows special tokens.
+    """
+    tokens: list[Token] = [(BOS_ID, "", 0, 0)] if bos else []
     start = 0
     for piece in split_words(text):
         tokens.append((word_id(piece), piece, start, start + len(piece)))
@@ -153,7 +156,7 @@ class ScriptedBackend:
         words = split_words(self.answer(request.prompt))
         budget = params.max_new_tokens
         if budget is None:
-            budget = len(words) + 1 if self.eos else DEFAULT_MAX_NEW_TOKENS
+            budget = len(words) + 2 if self.eos else DEFAULT_MAX_NEW_TOKENS
         pieces, text, reason, completion, stop = self._play(words, budget, params.stop)
         generation = Generation(
             text=text,
