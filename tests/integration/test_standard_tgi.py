@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from zephyr_integrations.testing.tgi_server import TGIServer
 
 from zephyr_integrations.backends.transformers import TransformersBackend
+from zephyr_integrations.testing.tgi_server import TGIServer
 
 from .standard_base import ZephyrStandardTests, tiny_path
 

@@ -17,7 +17,9 @@ def ruff(*args: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if exe is None:
         pytest.fail("ruff is not installed: run ./scripts/setup")
-    return subprocess.run([exe, *args, *TREES], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [exe, *args, "--no-cache", *TREES], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_ruff_lint_is_clean() -> None:
