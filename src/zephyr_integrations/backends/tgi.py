@@ -287,8 +287,10 @@ class TGIBackend:
             await client.close()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client = None
+        """Close the synchronous client (its HTTP connections)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
