@@ -1,4 +1,4 @@
-"""The ``zephyr`` command."""
+"""`zephyr serve` and `zephyr chat`: the serving half on the command line."""
 
 from __future__ import annotations
 
@@ -8,20 +8,8 @@ import threading
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(
-    name="zephyr",
-    help="Zephyr-family models in LangChain, and DPO preference-data tooling.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
+from zephyr_integrations.cli.common import app, err, fail
 
 
 @app.command()
@@ -61,9 +49,9 @@ def serve(
         )
         server.start()
     except OSError as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc}") from exc
+        raise fail(f"cannot serve on {host}:{port}: {exc}") from exc
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     err.print(f"serving [bold]{name}[/bold] over the TGI protocol at [bold]{server.url}[/bold]")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -109,13 +97,5 @@ def chat(
             sys.stdout.write(str(chunk.content))
             sys.stdout.flush()
     except (ValueError, OSError, TimeoutError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     sys.stdout.write("\n")
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

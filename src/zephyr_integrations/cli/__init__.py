@@ -1,0 +1,12 @@
+"""The `zephyr` command: one module per group of sub-commands, registered on one Typer app."""
+
+from __future__ import annotations
+
+from zephyr_integrations.cli import serving  # noqa: F401  (registers serve, chat)
+from zephyr_integrations.cli.common import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

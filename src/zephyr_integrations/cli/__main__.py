@@ -1,0 +1,3 @@
+from zephyr_integrations.cli import main
+
+main()

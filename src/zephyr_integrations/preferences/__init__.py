@@ -1,0 +1,27 @@
+"""Preference-data tooling: candidates, AI feedback, Argilla annotation, binarizing, export."""
+
+from zephyr_integrations.preferences.records import (
+    ULTRAFEEDBACK_ASPECTS,
+    AspectRating,
+    CandidateRow,
+    ChatTurn,
+    Completion,
+    PreferenceRow,
+    Usage,
+    from_candidates,
+    mean_rating,
+    prompt_id,
+)
+
+__all__ = [
+    "ULTRAFEEDBACK_ASPECTS",
+    "AspectRating",
+    "CandidateRow",
+    "ChatTurn",
+    "Completion",
+    "PreferenceRow",
+    "Usage",
+    "from_candidates",
+    "mean_rating",
+    "prompt_id",
+]

@@ -1,0 +1,125 @@
+"""The data type the preference half passes between its stages.
+
+Every stage reads and writes plain rows (JSON lines or a `datasets.Dataset`), so any stage can be
+re-run or resumed on its own::
+
+    prompts -> CandidateRow (collect) -> CandidateRow + ratings (judge)
+            -> Argilla records -> PreferenceRow (pull / from_candidates) -> pairs (binarize)
+
+`CandidateRow` is one answer to one prompt from one model. `PreferenceRow` groups every answer
+to one prompt with its score (aggregated human answers or AI feedback): the input of binarizing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from typing import Literal, TypedDict
+
+from typing_extensions import NotRequired
+
+#: UltraFeedback's four aspects, each rated 1-5 by the judge.
+ULTRAFEEDBACK_ASPECTS: tuple[str, ...] = (
+    "instruction_following",
+    "honesty",
+    "truthfulness",
+    "helpfulness",
+)
+MIN_RATING = 1
+MAX_RATING = 5
+
+
+class ChatTurn(TypedDict):
+    """One message, as in `messages` columns of ultrafeedback_binarized."""
+
+    role: str
+    content: str
+
+
+class Usage(TypedDict):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class AspectRating(TypedDict):
+    """One judge's rating of one aspect: an integer 1-5 and a short rationale."""
+
+    rating: int
+    rationale: str
+
+
+class CandidateRow(TypedDict):
+    """One candidate answer. Identity: (`prompt_id`, `model`, `sample`)."""
+
+    prompt_id: str  # sha256 hex digest of the UTF-8 prompt (see `prompt_id`)
+    prompt: str  # the last user turn's text
+    messages: list[ChatTurn]  # the conversation up to and including the prompt
+    model: str  # the generator's name (`response_metadata["model_name"]` or the user's label)
+    sample: int  # 0..N-1 among this model's answers to this prompt
+    response: str
+    params: dict[str, object]  # the generation parameters used
+    usage: Usage | None
+    finish_reason: str | None  # "stop" | "length" | None
+    # Added by the judge (AI feedback); absent before judging.
+    ratings: NotRequired[dict[str, AspectRating]]  # aspect -> rating
+    judge: NotRequired[str]  # the judge model's name
+    score: NotRequired[float | None]  # mean of the aspect ratings
+
+
+class Completion(TypedDict):
+    """One answer inside a `PreferenceRow`, with the score binarizing compares."""
+
+    model: str
+    response: str
+    score: float | None  # None: not scored (counted and skipped by binarizing)
+
+
+class PreferenceRow(TypedDict):
+    """Every answer to one prompt with its score: what binarizing reads."""
+
+    prompt_id: str
+    prompt: str
+    messages: list[ChatTurn]  # the conversation up to and including the prompt
+    completions: list[Completion]
+    source: Literal["human", "ai"]  # aggregated annotator answers, or AI feedback
+    agreement: NotRequired[float | None]  # inter-annotator agreement for this prompt, if known
+
+
+def prompt_id(prompt: str) -> str:
+    """The id ultrafeedback_binarized gives a prompt: the SHA-256 hex digest of its UTF-8 bytes."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
+def mean_rating(ratings: dict[str, AspectRating]) -> float | None:
+    """The mean of the aspect ratings (Argilla's corrected UltraFeedback score); None if none."""
+    values = [r["rating"] for r in ratings.values()]
+    if not values:
+        return None
+    score = sum(values) / len(values)
+    return score if math.isfinite(score) else None
+
+
+def from_candidates(rows: Iterable[CandidateRow]) -> list[PreferenceRow]:
+    """Group judged candidates by prompt into `PreferenceRow`s scored by AI feedback.
+
+    Order follows the first appearance of each prompt; answers keep their input order. A candidate
+    without a `score` (unjudged, or a judge reply that did not parse) gets `score=None`.
+    """
+    grouped: dict[str, PreferenceRow] = {}
+    for row in rows:
+        group = grouped.get(row["prompt_id"])
+        if group is None:
+            group = PreferenceRow(
+                prompt_id=row["prompt_id"],
+                prompt=row["prompt"],
+                messages=list(row["messages"]),
+                completions=[],
+                source="ai",
+            )
+            grouped[row["prompt_id"]] = group
+        group["completions"].append(
+            Completion(model=row["model"], response=row["response"], score=row.get("score"))
+        )
+    return list(grouped.values())
