@@ -62,10 +62,13 @@ class CandidateRow(TypedDict):
     params: dict[str, object]  # the generation parameters used
     usage: Usage | None
     finish_reason: str | None  # "stop" | "length" | None
+    # Set by collect when an answer needs a look: "empty_response", "truncated" (hit max tokens).
+    flags: NotRequired[list[str]]
     # Added by the judge (AI feedback); absent before judging.
     ratings: NotRequired[dict[str, AspectRating]]  # aspect -> rating
     judge: NotRequired[str]  # the judge model's name
     score: NotRequired[float | None]  # mean of the aspect ratings
+    judge_error: NotRequired[str]  # why this answer has no ratings (reply did not parse, ...)
 
 
 class Completion(TypedDict):
