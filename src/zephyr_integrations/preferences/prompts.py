@@ -1,0 +1,241 @@
+"""Reading prompts: JSON lines, CSV, Parquet, or a `datasets` folder saved with `save_to_disk`.
+
+Each row has a ``prompt`` string or a ``messages`` list of ``{role, content}`` turns (as in
+ultrafeedback_binarized). With ``messages``, the conversation is cut after its last user turn
+(so a ``messages`` column holding the chosen answer is read as its prompt), and the prompt is that
+turn's text. Every row is checked before anything is generated: a row without a prompt, with a
+prompt of the wrong type, or a file that cannot be read raises :class:`PromptFileError` naming the
+file and line (or row). Prompts are identified as ultrafeedback_binarized does (``prompt_id`` =
+SHA-256 of the prompt); a repeated prompt is reported and kept once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zephyr_integrations.preferences.records import ChatTurn, prompt_id
+
+#: How many problems one error message lists before summarising the rest.
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt to answer: its id, its text, the conversation, and where it was read."""
+
+    prompt_id: str
+    prompt: str
+    messages: list[ChatTurn]
+    where: str  # "prompts.jsonl:12" (file and line) or "prompts.parquet row 3"
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A prompt seen again: ``where`` repeats ``first``, and only ``first`` is collected."""
+
+    prompt_id: str
+    where: str
+    first: str
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The distinct prompts of a file, in file order, and the repeats that were dropped."""
+
+    source: Path
+    prompts: list[Prompt]
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+
+class PromptFileError(ValueError):
+    """A prompt file that cannot be used; ``problems`` lists each as "file:line: what"."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:MAX_LISTED])
+        more = len(problems) - MAX_LISTED
+        super().__init__(shown + (f"; and {more} more" if more > 0 else ""))
+
+
+def read_prompts(path: str | Path, *, split: str | None = None) -> PromptSet:
+    """Read and check every prompt of ``path`` (.jsonl/.json, .csv, .parquet, or a folder).
+
+    ``split`` picks the split of a saved ``DatasetDict`` folder.
+    """
+    source = Path(path)
+    problems: list[str] = []
+    prompts: list[Prompt] = []
+    duplicates: list[Duplicate] = []
+    seen: dict[str, str] = {}
+    for where, row in _rows(source, split):
+        if isinstance(row, _Unreadable):
+            problems.append(row.message)
+            continue
+        try:
+            prompt = parse_row(row, where)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        first = seen.get(prompt.prompt_id)
+        if first is not None:
+            duplicates.append(Duplicate(prompt.prompt_id, where, first))
+            continue
+        seen[prompt.prompt_id] = where
+        prompts.append(prompt)
+    if problems:
+        raise PromptFileError(problems)
+    if not prompts:
+        raise PromptFileError([f"{source}: no prompts (the file has no rows)"])
+    return PromptSet(source, prompts, duplicates)
+
+
+def parse_row(row: object, where: str) -> Prompt:
+    """One row -> a :class:`Prompt`; ``ValueError`` naming ``where`` and the field if unusable."""
+    if not isinstance(row, Mapping):
+        raise ValueError(f"{where}: expected an object with a prompt, got {_kind(row)}")
+    messages = row.get("messages")
+    if messages is not None:
+        turns = _conversation(messages, where)
+        return Prompt(prompt_id(turns[-1]["content"]), turns[-1]["content"], turns, where)
+    if "prompt" not in row:
+        columns = ", ".join(sorted(str(key) for key in row)) or "none"
+        raise ValueError(f"{where}: no 'prompt' or 'messages' field (fields: {columns})")
+    text = row["prompt"]
+    if not isinstance(text, str):
+        raise ValueError(f"{where}: 'prompt' must be a string, got {_kind(text)}")
+    if not text.strip():
+        raise ValueError(f"{where}: 'prompt' is empty")
+    return Prompt(prompt_id(text), text, [ChatTurn(role="user", content=text)], where)
+
+
+def _conversation(messages: object, where: str) -> list[ChatTurn]:
+    """The turns up to and including the last user turn, each checked."""
+    if not isinstance(messages, list):
+        raise ValueError(f"{where}: 'messages' must be a list of turns, got {_kind(messages)}")
+    turns: list[ChatTurn] = []
+    for index, turn in enumerate(messages):
+        if not isinstance(turn, Mapping):
+            raise ValueError(f"{where}: messages[{index}] must be an object, got {_kind(turn)}")
+        role, content = turn.get("role"), turn.get("content")
+        if not isinstance(role, str) or not isinstance(content, str):
+            raise ValueError(
+                f"{where}: messages[{index}] needs string 'role' and 'content', got "
+                f"role {_kind(role)} and content {_kind(content)}"
+            )
+        turns.append(ChatTurn(role=role, content=content))
+    last_user = max((i for i, turn in enumerate(turns) if turn["role"] == "user"), default=None)
+    if last_user is None:
+        raise ValueError(f"{where}: 'messages' has no user turn to answer")
+    if not turns[last_user]["content"].strip():
+        raise ValueError(f"{where}: the last user turn of 'messages' is empty")
+    return turns[: last_user + 1]
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# -- formats -----------------------------------------------------------------------------------
+
+
+def _rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
+    if not source.exists():
+        raise PromptFileError([f"{source}: no such file or folder"])
+    if source.is_dir():
+        yield from _dataset_rows(source, split)
+        return
+    if split is not None:
+        raise PromptFileError([f"{source}: --split applies to a saved dataset folder only"])
+    suffix = source.suffix.lower()
+    readers = {".jsonl": _jsonl_rows, ".json": _jsonl_rows, ".csv": _csv_rows}
+    if suffix == ".parquet":
+        yield from _parquet_rows(source)
+    elif suffix in readers:
+        try:
+            yield from readers[suffix](source)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PromptFileError([f"{source}: cannot be read: {exc}"]) from exc
+    else:
+        raise PromptFileError(
+            [
+                f"{source}: unknown format {suffix or '(no suffix)'}; use .jsonl, .csv, .parquet "
+                "or a datasets folder"
+            ]
+        )
+
+
+def _jsonl_rows(source: Path) -> Iterator[tuple[str, object]]:
+    with source.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{source}:{number}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield where, _Unreadable(f"{where}: not valid JSON ({exc.msg})")
+
+
+def _csv_rows(source: Path) -> Iterator[tuple[str, object]]:
+    with source.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None:
+            return
+        start = reader.line_num + 1
+        for row in reader:
+            yield f"{source}:{start}", _csv_row(row)
+            start = reader.line_num + 1
+
+
+def _csv_row(row: dict[str | Any, str | Any]) -> dict[str, object]:
+    """A CSV row; a ``messages`` cell holds a JSON list."""
+    parsed: dict[str, object] = dict(row)
+    cell = row.get("messages")
+    if isinstance(cell, str) and cell.strip():
+        with contextlib.suppress(json.JSONDecodeError):  # else left a string: the wrong type
+            parsed["messages"] = json.loads(cell)
+    elif cell is not None:
+        parsed.pop("messages")
+    return parsed
+
+
+def _parquet_rows(source: Path) -> Iterator[tuple[str, object]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(source)
+    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
+        raise PromptFileError([f"{source}: cannot be read as Parquet: {exc}"]) from exc
+    for index, row in enumerate(table.to_pylist()):
+        yield f"{source} row {index}", row
+
+
+def _dataset_rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(source))
+    except (OSError, ValueError, FileNotFoundError) as exc:
+        raise PromptFileError([f"{source}: not a saved datasets folder: {exc}"]) from exc
+    if isinstance(loaded, datasets.DatasetDict):
+        if split is None or split not in loaded:
+            names = ", ".join(loaded)
+            raise PromptFileError([f"{source}: choose a split with --split (one of {names})"])
+        loaded = loaded[split]
+    elif split is not None:
+        raise PromptFileError([f"{source}: has no splits, drop --split"])
+    for index, row in enumerate(loaded):
+        yield f"{source} row {index}", row
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A row that could not be parsed at all: ``message`` says where and why."""
+
+    message: str
