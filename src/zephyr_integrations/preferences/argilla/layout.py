@@ -1,0 +1,176 @@
+"""CandidateRows -> Argilla record payloads: grouping, deterministic ids, shuffling, suggestions.
+
+- A record's id is the SHA-256 of its conversation and its (sorted) responses, so logging the same
+  data twice updates the same records instead of adding duplicates.
+- The answer order is a permutation seeded by (template seed, record id): deterministic, and
+  different per record. `model_i` / `position_i` metadata (hidden from annotators) keep the
+  mapping back to each answer's model and input position.
+- AI feedback (`ratings` + `judge` on candidates) becomes suggestions whose agent is the judge.
+
+Everything is validated before anything is sent: a bad row raises `RecordError` naming the row
+(its index and prompt_id) and the field, and nothing is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zephyr_integrations.preferences.argilla import templates as t
+from zephyr_integrations.preferences.records import MAX_RATING, MIN_RATING, CandidateRow, ChatTurn
+
+REQUIRED_FIELDS = ("prompt_id", "prompt", "messages", "model", "response")
+
+
+class RecordError(ValueError):
+    """A candidate row or group cannot become a record (names the row and the field)."""
+
+
+@dataclass(frozen=True)
+class PromptGroup:
+    """All candidates for one prompt, in input order."""
+
+    prompt_id: str
+    messages: tuple[ChatTurn, ...]
+    candidates: tuple[CandidateRow, ...]
+
+
+def group_candidates(rows: Iterable[CandidateRow]) -> list[PromptGroup]:
+    """Group rows by `prompt_id` (first-appearance order), checking every required field."""
+    groups: dict[str, list[CandidateRow]] = {}
+    for index, row in enumerate(rows):
+        _check_row(index, row)
+        groups.setdefault(row["prompt_id"], []).append(row)
+    return [
+        PromptGroup(prompt_id=pid, messages=tuple(rows_[0]["messages"]), candidates=tuple(rows_))
+        for pid, rows_ in groups.items()
+    ]
+
+
+def _check_row(index: int, row: Any) -> None:
+    where = f"candidate row {index}"
+    if not isinstance(row, dict):
+        raise RecordError(f"{where}: expected an object, got {type(row).__name__}")
+    where += f" (prompt_id {row.get('prompt_id', '?')})"
+    for field in REQUIRED_FIELDS:
+        if field not in row or row[field] is None:
+            raise RecordError(f"{where}: missing field {field!r}")
+    for field in ("prompt_id", "prompt", "model", "response"):
+        if not isinstance(row[field], str):
+            raise RecordError(f"{where}: field {field!r} must be a string")
+    messages = row["messages"]
+    if not isinstance(messages, list) or not messages:
+        raise RecordError(f"{where}: field 'messages' must be a non-empty list of turns")
+    for turn_index, turn in enumerate(messages):
+        if not (
+            isinstance(turn, dict)
+            and isinstance(turn.get("role"), str)
+            and isinstance(turn.get("content"), str)
+        ):
+            raise RecordError(
+                f"{where}: field 'messages' turn {turn_index} needs string 'role' and 'content'"
+            )
+    ratings = row.get("ratings")
+    if ratings is not None:
+        if not isinstance(ratings, dict):
+            raise RecordError(f"{where}: field 'ratings' must map aspect -> {{rating, rationale}}")
+        for aspect, rating in ratings.items():
+            value = rating.get("rating") if isinstance(rating, dict) else None
+            if not isinstance(value, int) or not MIN_RATING <= value <= MAX_RATING:
+                raise RecordError(
+                    f"{where}: field 'ratings.{aspect}.rating' must be an integer 1-5"
+                )
+
+
+def record_id(messages: Sequence[ChatTurn], responses: Iterable[str]) -> str:
+    """SHA-256 hex of the conversation and the sorted responses (order-independent)."""
+    payload = json.dumps(
+        {"messages": [[m["role"], m["content"]] for m in messages], "responses": sorted(responses)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def shuffled_order(rid: str, n: int, seed: int) -> list[int]:
+    """The input positions shown in slots 1..n (a seeded, per-record permutation)."""
+    order = list(range(n))
+    digest = hashlib.sha256(f"{seed}:{rid}".encode()).digest()
+    random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
+    return order
+
+
+def build_payload(template: t._Template, group: PromptGroup) -> dict[str, Any]:
+    """One record as the bulk API takes it; suggestions carry question *names* (ids come later)."""
+    n = template.n_responses
+    if len(group.candidates) != n:
+        raise RecordError(
+            f"prompt_id {group.prompt_id}: {len(group.candidates)} responses, "
+            f"but the {template.kind} template shows {n}"  # type: ignore[attr-defined]
+        )
+    responses = [c["response"] for c in group.candidates]
+    rid = record_id(group.messages, responses)
+    order = shuffled_order(rid, n, template.shuffle_seed)
+    fields: dict[str, Any] = {t.CONVERSATION: [dict(m) for m in group.messages]}
+    metadata: dict[str, Any] = {t.PROMPT_ID: group.prompt_id}
+    for slot, position in enumerate(order, start=1):
+        fields[t.response_field(slot)] = group.candidates[position]["response"]
+        metadata[t.model_key(slot)] = group.candidates[position]["model"]
+        metadata[t.position_key(slot)] = position
+    return {
+        "external_id": rid,
+        "fields": fields,
+        "metadata": metadata,
+        "suggestions": _suggestions(template, group, order),
+    }
+
+
+def _suggestions(
+    template: t._Template, group: PromptGroup, order: list[int]
+) -> list[dict[str, Any]]:
+    slots = [group.candidates[p] for p in order]
+    if not any(c.get("ratings") for c in slots):
+        return []
+    judges = sorted({c["judge"] for c in slots if c.get("judge")})
+    agent = ", ".join(judges) or "ai-feedback"
+    scores = [_score(c) for c in slots]
+    out: list[dict[str, Any]] = []
+    if isinstance(template, t.RatingTemplate):
+        for slot, cand in enumerate(slots, start=1):
+            ratings = cand.get("ratings") or {}
+            for aspect in template.aspects:
+                if aspect == t.OVERALL and scores[slot - 1] is not None:
+                    value: int | None = round(scores[slot - 1])  # type: ignore[arg-type]
+                else:
+                    value = ratings[aspect]["rating"] if aspect in ratings else None
+                if value is not None:
+                    question = t.rating_question(aspect, slot)
+                    out.append(
+                        {
+                            "question_name": question,
+                            "value": value,
+                            "agent": cand.get("judge", agent),
+                        }
+                    )
+    elif all(s is not None for s in scores):
+        if isinstance(template, t.RankingTemplate):
+            ranked = sorted(range(len(slots)), key=lambda i: -scores[i])  # type: ignore[operator]
+            value_list = [{"value": t.response_field(i + 1)} for i in ranked]
+            out.append({"question_name": t.RANKING, "value": value_list, "agent": agent})
+        elif isinstance(template, t.PairwiseTemplate):
+            a, b = scores
+            label = t.TIE if a == b else ("response_1" if a > b else "response_2")  # type: ignore[operator]
+            out.append({"question_name": t.PREFERENCE, "value": label, "agent": agent})
+    return out
+
+
+def _score(candidate: CandidateRow) -> float | None:
+    if candidate.get("score") is not None:
+        return candidate["score"]
+    ratings = candidate.get("ratings") or {}
+    values = [r["rating"] for r in ratings.values()]
+    return sum(values) / len(values) if values else None
