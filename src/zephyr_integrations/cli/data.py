@@ -1,0 +1,180 @@
+"""`zephyr binarize`, `zephyr export`, `zephyr report`: preference rows to DPO datasets.
+
+Input: JSON lines of PreferenceRow, or of judged CandidateRow (grouped by prompt). Everything is
+read and checked before anything is written, and every output is written all or nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail
+
+if TYPE_CHECKING:
+    from zephyr_integrations.preferences.binarize import BinarizeResult
+
+Input = Annotated[
+    Path, typer.Argument(help="JSON lines of PreferenceRow, or of CandidateRow with scores.")
+]
+Strategy = Annotated[
+    str, typer.Option(help="zephyr, best_vs_worst, all_pairs, or a plugin's strategy.")
+]
+MinMargin = Annotated[float, typer.Option(help="Smallest score_chosen - score_rejected kept.")]
+Ties = Annotated[str, typer.Option(help="keep or drop pairs of equal scores.")]
+Seed = Annotated[int, typer.Option(help="Seed of the per-prompt draws and of the split.")]
+MinScore = Annotated[float, typer.Option(help="Lowest valid score (lower: record dropped).")]
+MaxScore = Annotated[float, typer.Option(help="Highest valid score (higher: record dropped).")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an existing output.")]
+
+
+def _binarize(
+    source: Path, strategy: str, min_margin: float, ties: str, seed: int, low: float, high: float
+) -> BinarizeResult:
+    from zephyr_integrations.plugins import UnknownNameError
+    from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
+    from zephyr_integrations.preferences.reading import InputError, read_preferences
+
+    try:
+        options = BinarizeOptions(strategy, min_margin, ties, seed, (low, high))  # type: ignore[arg-type]
+        rows = read_preferences(source)
+        result = binarize(rows, options)
+    except (InputError, UnknownNameError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items()))
+    err.print(
+        f"{result.records} records -> {result.pairs.num_rows} pairs"
+        f" (dropped: {dropped or 'none'}; unscored answers skipped: {result.unscored_answers})",
+        highlight=False,
+    )
+    for reason, labels in result.examples.items():
+        err.print(f"  {reason}: {'; '.join(labels)}", highlight=False, soft_wrap=True)
+    return result
+
+
+@app.command("binarize")
+def binarize_command(
+    source: Input,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Pairs as JSON lines.")],
+    strategy: Strategy = "zephyr",
+    min_margin: MinMargin = 0.0,
+    ties: Ties = "keep",
+    seed: Seed = 42,
+    min_score: MinScore = 1.0,
+    max_score: MaxScore = 10.0,
+    overwrite: Overwrite = False,
+) -> None:
+    """Turn scored answers into chosen/rejected pairs (ultrafeedback_binarized columns).
+
+    Example: zephyr binarize rated.jsonl -o pairs.jsonl --strategy best_vs_worst --min-margin 1
+    """
+    import json
+
+    from zephyr_integrations.preferences.schema import pairs_only
+
+    if output.exists() and not overwrite:
+        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for row in pairs_only(result.pairs).to_pylist():
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(staging, output)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+    err.print(f"wrote {output}", highlight=False)
+
+
+@app.command("export")
+def export_command(
+    source: Input,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The folder to write.")],
+    format: Annotated[str, typer.Option(help="hub, parquet, jsonl, disk, or a plugin's.")] = "hub",
+    test_size: Annotated[
+        float, typer.Option(help="Share of prompts in test_* (by prompt_id hash).")
+    ] = 2000 / 63135,
+    sft: Annotated[bool, typer.Option(help="Also write train_sft/test_sft.")] = False,
+    gen: Annotated[bool, typer.Option(help="Also write train_gen/test_gen.")] = False,
+    license: Annotated[str, typer.Option(help="License in the dataset card.")] = "apache-2.0",
+    push_to_hub: Annotated[
+        str | None, typer.Option(help="Upload the hub folder to this dataset repo (HF_TOKEN).")
+    ] = None,
+    private: Annotated[bool, typer.Option(help="Create the Hub repo as private.")] = False,
+    strategy: Strategy = "zephyr",
+    min_margin: MinMargin = 0.0,
+    ties: Ties = "keep",
+    seed: Seed = 42,
+    min_score: MinScore = 1.0,
+    max_score: MaxScore = 10.0,
+    overwrite: Overwrite = False,
+) -> None:
+    """Binarize, split by prompt_id, and write a dataset TRL and the alignment handbook read.
+
+    Example: zephyr export rated.jsonl -o ./my-prefs --sft --gen --push-to-hub me/my-prefs
+    """
+    from zephyr_integrations.plugins import UnknownNameError
+    from zephyr_integrations.preferences.dataset_card import Provenance
+    from zephyr_integrations.preferences.export import ExportError, export
+    from zephyr_integrations.preferences.splits import make_splits
+
+    if push_to_hub and format != "hub":
+        raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub")
+    if output.exists() and not overwrite:
+        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    try:
+        splits = make_splits(result.pairs, test_size=test_size, seed=seed, sft=sft, gen=gen)
+        about = Provenance.from_result(result, test_size=test_size, license=license)
+        export(splits, output, format=format, about=about, overwrite=overwrite)
+    except (ExportError, UnknownNameError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    counts = ", ".join(f"{name} {t.num_rows}" for name, t in splits.items())
+    err.print(f"wrote {output} ({format}: {counts})", highlight=False)
+    if push_to_hub:
+        _push(output, push_to_hub, private)
+
+
+def _push(folder: Path, repo_id: str, private: bool) -> None:
+    from zephyr_integrations.preferences.hub import HubPushError, push_to_hub
+
+    try:
+        url = push_to_hub(folder, repo_id, private=private)
+    except HubPushError as exc:
+        raise fail(str(exc), EXIT_UNAVAILABLE) from None
+    err.print(f"uploaded {folder} to {url}", highlight=False)
+
+
+@app.command("report")
+def report_command(
+    source: Input,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for plots + summary.")],
+    strategy: Strategy = "zephyr",
+    min_margin: MinMargin = 0.0,
+    ties: Ties = "keep",
+    seed: Seed = 42,
+    min_score: MinScore = 1.0,
+    max_score: MaxScore = 10.0,
+    overwrite: Overwrite = False,
+) -> None:
+    """Plots and a summary of the pairs: scores, margins, length bias, win rates, agreement.
+
+    Example: zephyr report rated.jsonl -o ./report (then open report/summary.md)
+    """
+    from zephyr_integrations.preferences.report import write_report
+
+    if output.exists() and not overwrite:
+        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    try:
+        write_report(result, output, overwrite=overwrite)
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    summary: Any = (output / "summary.md").read_text(encoding="utf-8").splitlines()[2]
+    err.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)

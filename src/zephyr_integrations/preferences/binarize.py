@@ -1,0 +1,274 @@
+"""PreferenceRow -> (chosen, rejected) pairs: one Arrow table in ultrafeedback_binarized's schema.
+
+Each record is checked first; a record that cannot give a pair is counted under one reason of
+`DROP_REASONS` (with the first few record labels as examples) and never becomes a pair. Answers
+without a score are skipped (and counted) as `Completion` says. Rows are built column by column
+(plain lists, then Arrow arrays): 64k prompts take well under a second, no `datasets.map`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from zephyr_integrations.hookspecs import Binarizer
+from zephyr_integrations.preferences.schema import CONVERSATION, META_SCHEMA, PAIR_SCHEMA, TURN
+from zephyr_integrations.preferences.strategies import Answers, PairPolicy, TiePolicy
+
+#: UltraFeedback's overall_score scale (1-10); it holds the 1-5 aspect means as well.
+DEFAULT_SCORE_RANGE = (1.0, 10.0)
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class BinarizeOptions:
+    """How pairs are made: the strategy's name, the pair policy, the seed, the valid scores."""
+
+    strategy: str = "zephyr"
+    min_margin: float = 0.0
+    ties: TiePolicy = "keep"
+    seed: int = 42
+    score_range: tuple[float, float] = DEFAULT_SCORE_RANGE
+
+    def __post_init__(self) -> None:
+        PairPolicy(self.min_margin, self.ties)  # validates both
+        low, high = self.score_range
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"score_range must be two finite numbers, low < high: {low}, {high}")
+
+
+@dataclass
+class BinarizeResult:
+    """The pairs (exported columns plus the report's), and what was dropped and why."""
+
+    pairs: pa.Table
+    records: int
+    options: BinarizeOptions
+    dropped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    unscored_answers: int = 0
+
+    @property
+    def prompts(self) -> int:
+        """Prompts that gave at least one pair."""
+        return len(set(self.pairs.column("prompt_id").to_pylist()))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, as plain JSON-ready values."""
+        return {
+            "records": self.records,
+            "prompts_with_pairs": self.prompts,
+            "pairs": self.pairs.num_rows,
+            "dropped": dict(sorted(self.dropped.items())),
+            "dropped_examples": self.examples,
+            "unscored_answers_skipped": self.unscored_answers,
+        }
+
+
+class _Columns:
+    """The output rows, column by column. chosen and rejected share the conversation prefix, so
+    they share offsets and roles; only the contents of the last turn differ."""
+
+    def __init__(self) -> None:
+        self.prompt: list[str] = []
+        self.prompt_id: list[str] = []
+        self.score_chosen: list[float] = []
+        self.score_rejected: list[float] = []
+        self.chosen_model: list[str] = []
+        self.rejected_model: list[str] = []
+        self.source: list[str] = []
+        self.agreement: list[float | None] = []
+        self.offsets: list[int] = [0]
+        self.roles: list[str] = []
+        self.chosen_text: list[str] = []
+        self.rejected_text: list[str] = []
+
+    def add(
+        self,
+        record: Mapping[str, Any],
+        turns: list[tuple[str, str]],
+        chosen: tuple[str, str, float],
+        rejected: tuple[str, str, float],
+    ) -> None:
+        self.prompt.append(record["prompt"])
+        self.prompt_id.append(record["prompt_id"])
+        self.source.append(record.get("source") or "")
+        self.agreement.append(record.get("agreement"))
+        for role, content in turns:
+            self.roles.append(role)
+            self.chosen_text.append(content)
+            self.rejected_text.append(content)
+        self.roles.append("assistant")
+        self.chosen_text.append(chosen[1])
+        self.rejected_text.append(rejected[1])
+        self.offsets.append(len(self.roles))
+        self.chosen_model.append(chosen[0])
+        self.rejected_model.append(rejected[0])
+        self.score_chosen.append(chosen[2])
+        self.score_rejected.append(rejected[2])
+
+    def table(self) -> pa.Table:
+        offsets = pa.array(self.offsets, pa.int32())
+        roles = pa.array(self.roles, pa.string())
+
+        def conversation(contents: list[str]) -> pa.Array:
+            turns = pa.StructArray.from_arrays(
+                [pa.array(contents, pa.string()), roles], fields=list(TURN)
+            )
+            return pa.ListArray.from_arrays(offsets, turns, type=CONVERSATION)
+
+        chosen = conversation(self.chosen_text)
+        columns = [
+            pa.array(self.prompt, pa.string()),
+            pa.array(self.prompt_id, pa.string()),
+            chosen,
+            conversation(self.rejected_text),
+            chosen,  # messages = the chosen conversation, as in ultrafeedback_binarized
+            pa.array(self.score_chosen, pa.float64()),
+            pa.array(self.score_rejected, pa.float64()),
+            pa.array(self.chosen_model, pa.string()),
+            pa.array(self.rejected_model, pa.string()),
+            pa.array(self.source, pa.string()),
+            pa.array(self.agreement, pa.float64()),
+        ]
+        schema = pa.schema(list(PAIR_SCHEMA) + list(META_SCHEMA))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+
+def malformed_field(record: Any) -> str:
+    """The first field of a record that is not what a PreferenceRow needs (for error messages)."""
+    if not isinstance(record, Mapping):
+        return f"the record is a {type(record).__name__}, not an object"
+    for name in ("prompt_id", "prompt"):
+        if not isinstance(record.get(name), str):
+            return f"field {name!r} must be a string"
+    messages = record.get("messages")
+    if messages is not None and not (
+        isinstance(messages, list)
+        and all(
+            isinstance(t, Mapping)
+            and isinstance(t.get("role"), str)
+            and isinstance(t.get("content"), str)
+            for t in messages
+        )
+    ):
+        return "field 'messages' must be a list of {role, content} strings"
+    agreement = record.get("agreement")
+    if agreement is not None and (
+        isinstance(agreement, bool) or not isinstance(agreement, int | float)
+    ):
+        return "field 'agreement' must be a number or null"
+    completions = record.get("completions")
+    if not isinstance(completions, list):
+        return "field 'completions' must be a list"
+    for k, c in enumerate(completions):
+        if not isinstance(c, Mapping) or not isinstance(c.get("response"), str):
+            return f"field 'completions[{k}].response' must be a string"
+        if not isinstance(c.get("model", ""), str):
+            return f"field 'completions[{k}].model' must be a string"
+        score = c.get("score")
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            return f"field 'completions[{k}].score' must be a number or null"
+    return ""
+
+
+def _turns(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    messages = record.get("messages")
+    if not messages:
+        return [("user", record["prompt"])]
+    return [(t["role"], t["content"]) for t in messages]
+
+
+def binarize(
+    rows: Iterable[Mapping[str, Any]],
+    options: BinarizeOptions | None = None,
+    *,
+    strategy: Binarizer | None = None,
+) -> BinarizeResult:
+    """Turn PreferenceRows into pairs with the named strategy (or the one given).
+
+    Nothing here raises on a bad record: it is counted under its reason and skipped.
+    """
+    if options is None:
+        options = BinarizeOptions()
+    if strategy is None:
+        from zephyr_integrations.plugins import get_binarizer
+
+        strategy = get_binarizer(options.strategy)
+    policy = PairPolicy(options.min_margin, options.ties)
+    low, high = options.score_range
+    columns = _Columns()
+    dropped: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    unscored = 0
+    records = 0
+
+    def drop(reason: str, label: str) -> None:
+        dropped[reason] += 1
+        seen = examples.setdefault(reason, [])
+        if len(seen) < MAX_EXAMPLES:
+            seen.append(label)
+
+    for index, record in enumerate(rows):
+        records += 1
+        problem = malformed_field(record)
+        if problem:
+            drop("malformed", f"record {index + 1}: {problem}")
+            continue
+        label = f"record {index + 1} (prompt_id {record['prompt_id']})"
+        completions = record["completions"]
+        if len(completions) < 2:
+            drop("fewer_than_two_answers", label)
+            continue
+        scored: list[tuple[str, str, float]] = []
+        bad = ""
+        for c in completions:
+            score = c.get("score")
+            if score is None:
+                unscored += 1
+                continue
+            value = float(score)
+            if not math.isfinite(value):
+                bad = "nan_score"
+                break
+            if not low <= value <= high:
+                bad = bad or "out_of_range_score"
+            scored.append((c.get("model", ""), c["response"], value))
+        if bad:
+            drop(bad, label)
+            continue
+        if len(scored) < 2:
+            drop("no_scores", label)
+            continue
+        answers = Answers(
+            record["prompt_id"],
+            [s for _, _, s in scored],
+            [r for _, r, _ in scored],
+            options.seed,
+        )
+        outcome = strategy(answers, policy)
+        if isinstance(outcome, str):
+            drop(outcome, label)
+            continue
+        turns = _turns(record)
+        added = 0
+        for chosen, rejected in outcome:
+            if chosen == rejected or scored[chosen][1] == scored[rejected][1]:
+                continue  # a plugin's pair of identical answers is never exported
+            columns.add(record, turns, scored[chosen], scored[rejected])
+            added += 1
+        if not added:
+            drop("chosen_equals_rejected", label)
+    return BinarizeResult(
+        pairs=columns.table(),
+        records=records,
+        options=options,
+        dropped=dropped,
+        examples=examples,
+        unscored_answers=unscored,
+    )

@@ -1,0 +1,143 @@
+"""Writing splits of pairs to a folder, all or nothing.
+
+`export` looks the format up among the registered exporters (``hub``, ``parquet``, ``jsonl``,
+``disk`` built in), lets it write into a fresh temporary folder beside the target, and renames
+that folder into place only when it is complete: a failure leaves no half-written export, and an
+existing export is replaced only with ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from zephyr_integrations.preferences.dataset_card import Provenance, render_card
+from zephyr_integrations.preferences.schema import PAIR_SCHEMA
+
+#: Rows per Parquet shard in a Hub folder (ultrafeedback_binarized's train_prefs fits in one).
+SHARD_ROWS = 100_000
+
+
+class ExportError(ValueError):
+    """The splits or the target cannot be exported as asked."""
+
+
+@contextmanager
+def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty folder beside ``target``; rename it to ``target`` when the block succeeds,
+    delete it when it fails."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists (pass overwrite / --overwrite to replace)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    )
+    try:
+        yield staging
+        if target.exists():
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            )
+            os.replace(target, old / "previous")
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_splits(splits: Mapping[str, pa.Table]) -> None:
+    """Every split is named and holds exactly the published columns and types."""
+    if not splits:
+        raise ExportError("nothing to export: no splits")
+    for name, table in splits.items():
+        if not name or not name.replace("_", "").isalnum():
+            raise ExportError(f"split name {name!r} must be letters, digits and underscores")
+        if not table.schema.equals(PAIR_SCHEMA):
+            raise ExportError(
+                f"split {name!r} does not have the ultrafeedback_binarized schema: "
+                f"got {table.schema.names} ({table.schema}), expected {PAIR_SCHEMA.names}"
+            )
+
+
+def export(
+    splits: Mapping[str, pa.Table],
+    target: str | Path,
+    *,
+    format: str = "hub",
+    about: Provenance | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``splits`` to the folder ``target`` in a registered ``format``; return the folder."""
+    from zephyr_integrations.plugins import get_exporter
+
+    check_splits(splits)
+    exporter = get_exporter(format)
+    with atomic_folder(target, overwrite=overwrite) as staging:
+        exporter(splits, staging, about or Provenance())
+    return Path(target)
+
+
+def _write_provenance(folder: Path, about: Provenance) -> None:
+    text = json.dumps(about.as_dict(), indent=2, ensure_ascii=False)
+    (folder / "provenance.json").write_text(text + "\n", encoding="utf-8")
+
+
+def write_parquet(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None:
+    """``<split>.parquet`` per split, and provenance.json."""
+    for name, table in splits.items():
+        pq.write_table(table, folder / f"{name}.parquet")
+    _write_provenance(folder, about)
+
+
+def write_jsonl(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None:
+    """``<split>.jsonl`` per split (UTF-8, one pair per line), and provenance.json."""
+    for name, table in splits.items():
+        with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as out:
+            for batch in table.to_batches(max_chunksize=10_000):
+                for row in batch.to_pylist():
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _write_provenance(folder, about)
+
+
+def write_disk(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None:
+    """``datasets.DatasetDict.save_to_disk`` (``datasets.load_from_disk`` reads it back)."""
+    from datasets import Dataset, DatasetDict
+    from datasets.table import InMemoryTable
+
+    DatasetDict({name: Dataset(InMemoryTable(t)) for name, t in splits.items()}).save_to_disk(
+        str(folder)
+    )
+
+
+def shard_names(split: str, rows: int, shard_rows: int = SHARD_ROWS) -> list[str]:
+    """``data/<split>-00000-of-0000N.parquet``, the Hub's own naming."""
+    count = max(1, math.ceil(rows / shard_rows))
+    return [f"data/{split}-{k:05d}-of-{count:05d}.parquet" for k in range(count)]
+
+
+def write_hub_folder(
+    splits: Mapping[str, pa.Table],
+    folder: Path,
+    about: Provenance,
+    *,
+    shard_rows: int = SHARD_ROWS,
+) -> None:
+    """Parquet shards under data/ and the README.md dataset card: a Hub dataset repository."""
+    (folder / "data").mkdir()
+    for name, table in splits.items():
+        for k, path in enumerate(shard_names(name, table.num_rows, shard_rows)):
+            pq.write_table(table.slice(k * shard_rows, shard_rows), folder / path)
+    (folder / "README.md").write_text(render_card(splits, about), encoding="utf-8")
