@@ -1,0 +1,207 @@
+"""`zephyr collect` and `zephyr judge`: candidate answers and AI feedback on the command line.
+
+A model is given as ``KIND:TARGET[,key=value...]``:
+
+- ``tgi:http://127.0.0.1:8080`` — ``ChatZephyr`` on a TGI server;
+- ``transformers:./zephyr-folder`` — ``ChatZephyr`` on local Transformers (``dtype=...`` and
+  ``device=...`` go to the backend);
+- ``import:package.module:name`` — any LangChain chat model: ``name`` is a ``BaseChatModel`` or a
+  function returning one.
+
+Other keys are sampling parameters (``temperature``, ``top_p``, ``max_tokens``, ``seed``, ...),
+plus ``label`` (the model's name in the rows) and ``n`` (its answers per prompt). Values are
+read as JSON when they parse (``0.7``, ``true``), else as text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from zephyr_integrations.cli.common import app, err, fail
+
+_BACKEND_KEYS = ("dtype", "device", "revision", "truncate")
+_KINDS = ("tgi", "transformers", "import")
+
+
+def parse_model_spec(
+    spec: str, *, params_on_model: bool = False
+) -> tuple[Any, dict[str, Any], str | None, int | None]:
+    """``KIND:TARGET[,key=value...]`` -> (chat model, sampling params, label, n).
+
+    With ``params_on_model`` the sampling parameters are set on the model (a judge) instead of
+    being returned for each call.
+    """
+    head, *pairs = spec.split(",")
+    kind, sep, target = head.partition(":")
+    if not sep or kind not in _KINDS or not target:
+        raise ValueError(
+            f"--model {spec!r}: expected KIND:TARGET with KIND one of {', '.join(_KINDS)} "
+            "(e.g. tgi:http://127.0.0.1:8080,temperature=0.7)"
+        )
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--model {spec!r}: {pair!r} is not key=value")
+        params[key.strip()] = _value(value.strip())
+    label = params.pop("label", None)
+    n = params.pop("n", None)
+    if label is not None:
+        label = str(label)
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"--model {spec!r}: n={n!r} must be a positive integer")
+    options = {key: params.pop(key) for key in _BACKEND_KEYS if key in params}
+    fields = params if params_on_model else {}
+    chat = _build(kind, target, options, fields, spec)
+    return chat, ({} if params_on_model else params), label, n
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _build(
+    kind: str, target: str, backend_kwargs: dict[str, Any], fields: dict[str, Any], spec: str
+) -> Any:
+    from langchain_core.language_models import BaseChatModel
+
+    from zephyr_integrations import ChatZephyr
+
+    if kind == "tgi":
+        return ChatZephyr(backend="tgi", base_url=target, backend_kwargs=backend_kwargs, **fields)
+    if kind == "transformers":
+        if not Path(target).is_dir():
+            raise ValueError(f"--model {spec!r}: {target} is not a model folder")
+        return ChatZephyr(
+            backend="transformers", model_name=target, backend_kwargs=backend_kwargs, **fields
+        )
+    if fields or backend_kwargs:
+        unused = ", ".join(sorted({**fields, **backend_kwargs}))
+        raise ValueError(f"--model {spec!r}: set {unused} on the imported model itself")
+    module_name, sep, attribute = target.partition(":")
+    if not sep:
+        raise ValueError(f"--model {spec!r}: expected import:package.module:name")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"--model {spec!r}: cannot import {target}: {exc}") from exc
+    model = found if isinstance(found, BaseChatModel) else found()
+    if not isinstance(model, BaseChatModel):
+        raise ValueError(f"--model {spec!r}: {target} is not a LangChain BaseChatModel")
+    return model
+
+
+@app.command()
+def collect(
+    prompts: Annotated[Path, typer.Argument(help="Prompts: .jsonl, .csv, .parquet or a folder.")],
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="KIND:TARGET[,key=value...]; repeatable.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Candidates (JSON lines).")],
+    n: Annotated[int, typer.Option("-n", help="Answers per prompt from each model.")] = 1,
+    concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 16,
+    max_retries: Annotated[int, typer.Option(help="Retries of a failed call.")] = 2,
+    split: Annotated[str | None, typer.Option(help="Split of a saved DatasetDict.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Collect N candidate answers per prompt from one or more chat models (resumable).
+
+    Example: zephyr collect prompts.jsonl -m tgi:http://127.0.0.1:8080,temperature=0.7 -n 4
+    -o candidates.jsonl. Run it again after an interruption: done answers are skipped.
+    """
+    from zephyr_integrations.preferences.checkpoint import CheckpointError
+    from zephyr_integrations.preferences.collect import CollectError, Generator
+    from zephyr_integrations.preferences.collect import collect as run_collect
+    from zephyr_integrations.preferences.prompts import PromptFileError, read_prompts
+
+    try:
+        prompt_set = read_prompts(prompts, split=split)
+        generators = []
+        for spec in model:
+            chat, params, label, count = parse_model_spec(spec)
+            generators.append(Generator(chat, params, label=label, n=count))
+        report = run_collect(
+            prompt_set,
+            generators,
+            output,
+            n=n,
+            concurrency=concurrency,
+            max_retries=max_retries,
+            progress=progress,
+        )
+    except (PromptFileError, CollectError, CheckpointError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    for duplicate in report.duplicates:
+        err.print(f"duplicate prompt: {duplicate.where} repeats {duplicate.first} (collected once)")
+    if report.torn_line_dropped:
+        err.print("dropped a torn last line left by an interrupted run")
+    flagged = ", ".join(f"{count} {flag}" for flag, count in sorted(report.flagged.items()))
+    err.print(
+        f"{report.written} candidates written, {report.resumed} from an earlier run"
+        + (f"; flagged: {flagged}" if flagged else "")
+        + f" -> {report.output} ({report.seconds:.1f} s)",
+        highlight=False,
+    )
+    if report.failures:
+        for failure in report.failures[:10]:
+            err.print(f"failed: {failure}", highlight=False, soft_wrap=True)
+        raise fail(f"{len(report.failures)} calls failed; run the same command again to retry", 1)
+
+
+@app.command()
+def judge(
+    candidates: Annotated[Path, typer.Argument(help="Candidates from zephyr collect (JSONL).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="The judge: KIND:TARGET[,k=v].")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Rated candidates (JSONL).")],
+    concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 8,
+    max_retries: Annotated[int, typer.Option(help="Retries of a failed call.")] = 2,
+    retry_failed: Annotated[bool, typer.Option(help="Judge earlier failures again.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Rate each candidate on UltraFeedback's four aspects (1-5 with a rationale) with a judge.
+
+    Example: zephyr judge candidates.jsonl -m tgi:http://127.0.0.1:8080,temperature=0
+    -o judged.jsonl. Replies that do not parse are listed and kept with score null.
+    """
+    from zephyr_integrations.preferences.checkpoint import CheckpointError
+    from zephyr_integrations.preferences.feedback import JudgeError
+    from zephyr_integrations.preferences.feedback import judge as run_judge
+
+    if not candidates.is_file():
+        raise fail(f"{candidates}: no such file")
+    try:
+        chat, _, label, count = parse_model_spec(model, params_on_model=True)
+        if count is not None:
+            raise ValueError(f"--model {model!r}: n does not apply to a judge")
+        report = run_judge(
+            candidates,
+            chat,
+            output,
+            label=label,
+            concurrency=concurrency,
+            max_retries=max_retries,
+            retry_failed=retry_failed,
+            progress=progress,
+        )
+    except (JudgeError, CheckpointError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    for duplicate in report.duplicates:
+        err.print(f"duplicate candidate: {duplicate} (judged once)", highlight=False)
+    err.print(
+        f"{report.rated} candidates rated by {report.judge}, {report.resumed} from an earlier "
+        f"run, {report.skipped} not judged (flagged), {len(report.failures)} failed "
+        f"-> {report.output} ({report.seconds:.1f} s)",
+        highlight=False,
+    )
+    for failure in report.failures[:10]:
+        err.print(f"failed: {failure}", highlight=False, soft_wrap=True)
+    if report.failures and not report.rated:
+        raise fail("no candidate could be rated; fix the judge and rerun with --retry-failed", 1)
