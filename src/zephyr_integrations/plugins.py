@@ -1,18 +1,21 @@
-"""The one plugin manager, and the registry of backends it fills."""
+"""The one plugin manager, and the registries it fills: backends, binarizers, exporters."""
 
 from __future__ import annotations
 
 import threading
 from functools import cache
+from typing import Any
 
 import pluggy
 
 from zephyr_integrations import hookspecs
-from zephyr_integrations.hookspecs import BackendFactory
+from zephyr_integrations.hookspecs import BackendFactory, Binarizer, Exporter
 
 DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.transformers_backend",
     "zephyr_integrations.default_plugins.tgi_backend",
+    "zephyr_integrations.default_plugins.binarizers",
+    "zephyr_integrations.default_plugins.exporters",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -22,12 +25,28 @@ _load_lock = threading.Lock()
 _loaded = False
 
 
-class UnknownBackendError(ValueError):
+class UnknownNameError(ValueError):
+    """A name no plugin registered."""
+
+
+class DuplicateNameError(ValueError):
+    """Two plugins registered the same name for the same hook."""
+
+
+class UnknownBackendError(UnknownNameError):
     """A backend name no plugin registered."""
 
 
-class DuplicateBackendError(ValueError):
+class DuplicateBackendError(DuplicateNameError):
     """Two plugins registered the same backend name."""
+
+
+class UnknownBinarizerError(UnknownNameError):
+    """A binarization strategy no plugin registered."""
+
+
+class UnknownExporterError(UnknownNameError):
+    """An export format no plugin registered."""
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -51,34 +70,61 @@ def load_plugins() -> pluggy.PluginManager:
 def backend_factories() -> dict[str, BackendFactory]:
     """Every registered backend, by name."""
     load_plugins()
-    return _collect(tuple(pm.get_plugins()))
+    return _collect("register_backends", "backend", tuple(pm.get_plugins()))
+
+
+def binarizers() -> dict[str, Binarizer]:
+    """Every registered binarization strategy, by name."""
+    load_plugins()
+    return _collect("register_binarizers", "binarizer", tuple(pm.get_plugins()))
+
+
+def exporters() -> dict[str, Exporter]:
+    """Every registered export format, by name."""
+    load_plugins()
+    return _collect("register_exporters", "exporter", tuple(pm.get_plugins()))
 
 
 @cache
-def _collect(plugins: tuple[object, ...]) -> dict[str, BackendFactory]:
-    found: dict[str, tuple[BackendFactory, str]] = {}
+def _collect(hook: str, kind: str, plugins: tuple[object, ...]) -> dict[str, Any]:
+    found: dict[str, tuple[Any, str]] = {}
+    duplicate = DuplicateBackendError if kind == "backend" else DuplicateNameError
 
-    for impl in pm.hook.register_backends.get_hookimpls():
+    for impl in getattr(pm.hook, hook).get_hookimpls():
 
-        def register(name: str, factory: BackendFactory, _plugin: str = impl.plugin_name) -> None:
+        def register(name: str, value: Any, _plugin: str = impl.plugin_name) -> None:
             if not isinstance(name, str) or not name:
-                raise ValueError(f"plugin {_plugin!r} registered a backend with no name")
+                raise ValueError(f"plugin {_plugin!r} registered a {kind} with no name")
             if name in found:
-                raise DuplicateBackendError(
-                    f"backend {name!r} is registered by both {found[name][1]!r} and {_plugin!r}"
+                raise duplicate(
+                    f"{kind} {name!r} is registered by both {found[name][1]!r} and {_plugin!r}"
                 )
-            found[name] = (factory, _plugin)
+            found[name] = (value, _plugin)
 
         impl.function(register=register)
-    return {name: factory for name, (factory, _plugin) in found.items()}
+    return {name: value for name, (value, _plugin) in found.items()}
+
+
+def _lookup(registry: dict[str, Any], kind: str, name: str, error: type[UnknownNameError]) -> Any:
+    try:
+        return registry[name]
+    except KeyError:
+        raise error(
+            f"{kind} {name!r} is not registered; registered {kind}s: "
+            f"{', '.join(sorted(registry)) or 'none'} (install the plugin that provides it)"
+        ) from None
 
 
 def get_backend_factory(name: str) -> BackendFactory:
-    factories = backend_factories()
-    try:
-        return factories[name]
-    except KeyError:
-        raise UnknownBackendError(
-            f"backend {name!r} is not registered; registered backends: "
-            f"{', '.join(sorted(factories)) or 'none'} (install the plugin that provides it)"
-        ) from None
+    factory: BackendFactory = _lookup(backend_factories(), "backend", name, UnknownBackendError)
+    return factory
+
+
+def get_binarizer(name: str) -> Binarizer:
+    strategy: Binarizer = _lookup(binarizers(), "binarizer", name, UnknownBinarizerError)
+    return strategy
+
+
+def get_exporter(name: str) -> Exporter:
+    exporter: Exporter = _lookup(exporters(), "exporter", name, UnknownExporterError)
+    return exporter
