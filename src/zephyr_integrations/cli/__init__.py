@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zephyr_integrations.cli.data  # noqa: F401  (registers binarize, export, report)
 from zephyr_integrations.cli import serving  # noqa: F401  (registers serve, chat)
 from zephyr_integrations.cli.common import app
 
