@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zephyr_integrations.cli.annotate  # noqa: F401  (registers annotate up/status/down/push/pull)
+import zephyr_integrations.cli.annotate  # registers annotate up/status/down/push/pull
 import zephyr_integrations.cli.data  # noqa: F401  (registers binarize, export, report)
 from zephyr_integrations.cli import (
     collect,  # noqa: F401  (registers collect, judge)
