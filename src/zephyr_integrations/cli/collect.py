@@ -92,7 +92,9 @@ def _build(
     try:
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"--model {spec!r}: cannot import {target}: {exc}") from exc
+        raise ValueError(
+            f"--model {spec!r}: cannot import {attribute!r} from {module_name} ({exc})"
+        ) from exc
     model = found if isinstance(found, BaseChatModel) else found()
     if not isinstance(model, BaseChatModel):
         raise ValueError(f"--model {spec!r}: {target} is not a LangChain BaseChatModel")
