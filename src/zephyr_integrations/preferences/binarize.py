@@ -12,7 +12,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from numbers import Real
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -177,11 +178,62 @@ def malformed_field(record: Any) -> str:
     return ""
 
 
-def _turns(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _is_number(x: Any) -> bool:
+    return type(x) is float or type(x) is int or (isinstance(x, Real) and not isinstance(x, bool))
+
+
+class _Parsed(NamedTuple):
+    turns: list[tuple[str, str]]
+    scored: list[tuple[str, str, float]]  # (model, response, score) of the scored answers
+    unscored: int
+    problem: str  # a drop reason found while reading, or ""
+
+
+def _parse(record: Mapping[str, Any], low: float, high: float) -> _Parsed:
+    """Read one PreferenceRow; raises KeyError/TypeError/AttributeError if it is not one."""
+    if type(record["prompt_id"]) is not str or type(record["prompt"]) is not str:
+        raise TypeError
+    agreement = record.get("agreement")
+    if agreement is not None and not _is_number(agreement):
+        raise TypeError
     messages = record.get("messages")
-    if not messages:
-        return [("user", record["prompt"])]
-    return [(t["role"], t["content"]) for t in messages]
+    if messages:
+        turns = [(t["role"], t["content"]) for t in messages]
+        for role, content in turns:
+            if type(role) is not str or type(content) is not str:
+                raise TypeError
+    else:
+        turns = [("user", record["prompt"])]
+    completions = record["completions"]
+    if type(completions) is not list:
+        raise TypeError
+    scored: list[tuple[str, str, float]] = []
+    unscored = 0
+    problem = "" if len(completions) >= 2 else "fewer_than_two_answers"
+    for c in completions:
+        response = c["response"]
+        model = c.get("model", "")
+        score = c.get("score")
+        if type(response) is not str or type(model) is not str:
+            raise TypeError
+        if score is None:
+            unscored += 1
+            continue
+        if not _is_number(score):
+            raise TypeError
+        value = float(score)
+        if not math.isfinite(value):
+            problem = problem or "nan_score"
+        elif not low <= value <= high:
+            problem = problem or "out_of_range_score"
+        scored.append((model, response, value))
+    if not problem and len(scored) < 2:
+        problem = "no_scores"
+    return _Parsed(turns, scored, unscored, problem)
+
+
+def _label(index: int, record: Mapping[str, Any]) -> str:
+    return f"record {index + 1} (prompt_id {record['prompt_id']})"
 
 
 def binarize(
@@ -216,35 +268,17 @@ def binarize(
 
     for index, record in enumerate(rows):
         records += 1
-        problem = malformed_field(record)
-        if problem:
+        try:
+            parsed = _parse(record, low, high)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            problem = malformed_field(record) or "not a PreferenceRow"
             drop("malformed", f"record {index + 1}: {problem}")
             continue
-        label = f"record {index + 1} (prompt_id {record['prompt_id']})"
-        completions = record["completions"]
-        if len(completions) < 2:
-            drop("fewer_than_two_answers", label)
+        unscored += parsed.unscored
+        if parsed.problem:
+            drop(parsed.problem, _label(index, record))
             continue
-        scored: list[tuple[str, str, float]] = []
-        bad = ""
-        for c in completions:
-            score = c.get("score")
-            if score is None:
-                unscored += 1
-                continue
-            value = float(score)
-            if not math.isfinite(value):
-                bad = "nan_score"
-                break
-            if not low <= value <= high:
-                bad = bad or "out_of_range_score"
-            scored.append((c.get("model", ""), c["response"], value))
-        if bad:
-            drop(bad, label)
-            continue
-        if len(scored) < 2:
-            drop("no_scores", label)
-            continue
+        scored = parsed.scored
         answers = Answers(
             record["prompt_id"],
             [s for _, _, s in scored],
@@ -253,9 +287,9 @@ def binarize(
         )
         outcome = strategy(answers, policy)
         if isinstance(outcome, str):
-            drop(outcome, label)
+            drop(outcome, _label(index, record))
             continue
-        turns = _turns(record)
+        turns = parsed.turns
         added = 0
         for chosen, rejected in outcome:
             if chosen == rejected or scored[chosen][1] == scored[rejected][1]:
@@ -263,7 +297,7 @@ def binarize(
             columns.add(record, turns, scored[chosen], scored[rejected])
             added += 1
         if not added:
-            drop("chosen_equals_rejected", label)
+            drop("chosen_equals_rejected", _label(index, record))
     return BinarizeResult(
         pairs=columns.table(),
         records=records,
