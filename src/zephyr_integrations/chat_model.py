@@ -7,28 +7,19 @@ what comes back into ``AIMessage``s. It knows nothing of torch or HTTP.
 
 from __future__ import annotations
 
-import contextvars
+import dataclasses
 import inspect
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
 )
-from langchain_core.globals import get_llm_cache
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    SystemMessage,
-    ToolCallChunk,
-)
-from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -37,28 +28,32 @@ from typing_extensions import Self
 from zephyr_integrations import plugins
 from zephyr_integrations.backends.base import (
     Backend,
-    FinishReason,
-    Generation,
     GenerationParams,
     GenerationRequest,
+    Grammar,
+    GrammarError,
 )
-from zephyr_integrations.backends.stops import StopStreamer
+from zephyr_integrations.backends.grammar import limit_string_lengths
+from zephyr_integrations.batching import LocalBatching, take_prefilled
+from zephyr_integrations.chat_output import (
+    MODEL_PROVIDER,
+    StreamAssembler,
+    json_instructions,
+    result_from_chunks,
+    to_result,
+    tools_in_use,
+    with_system_text,
+)
 from zephyr_integrations.template import format_messages
 from zephyr_integrations.tools import (
-    TOOL_CALL_OPEN,
     ToolSpec,
-    parse_tool_calls,
+    forced_call_schema,
+    is_forced,
+    normalize_tool_choice,
     tool_instructions,
 )
 
 ZEPHYR_7B_BETA = "HuggingFaceH4/zephyr-7b-beta"
-MODEL_PROVIDER = "huggingface"
-
-_FINISH_REASONS: dict[FinishReason, str] = {
-    "eos_token": "stop",
-    "stop_sequence": "stop",
-    "length": "length",
-}
 _RUNTIME_PARAMS = frozenset(
     {
         "temperature",
@@ -71,16 +66,10 @@ _RUNTIME_PARAMS = frozenset(
         "timeout",
     }
 )
-_BOUND_KWARGS = frozenset({"tools", "tool_choice"})
-
-# Generations computed by one batched call, waiting for the per-input runs of batch()/abatch().
-Prefilled = dict[tuple[str, GenerationParams], deque[Generation | BaseException]]
-_PREFILLED: contextvars.ContextVar[Prefilled | None] = contextvars.ContextVar(
-    "zephyr_prefilled", default=None
-)
+_BOUND_KWARGS = frozenset({"tools", "tool_choice", "response_format", "strict"})
 
 
-class ChatZephyr(BaseChatModel):
+class ChatZephyr(LocalBatching, BaseChatModel):
     """Zephyr (HuggingFaceH4/zephyr-7b-beta and its family) as a LangChain chat model.
 
     Example:
@@ -125,6 +114,10 @@ class ChatZephyr(BaseChatModel):
     """Stream from the backend even in ``invoke`` (for token callbacks)."""
     stream_usage: bool = True
     """Attach usage to the last chunk of a stream."""
+    max_string_length: int | None = Field(default=None, ge=1)
+    """In constrained output (forced tool calls, structured output), the longest a JSON string
+    may be where its schema sets no ``maxLength``. Off by default; a safety net for weak models
+    that would otherwise write one string until ``max_tokens`` runs out."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
@@ -238,11 +231,32 @@ class ChatZephyr(BaseChatModel):
         self, messages: Sequence[BaseMessage], stop: list[str] | None, **kwargs: Any
     ) -> GenerationRequest:
         params = self._params(stop, **kwargs)
-        tools: list[ToolSpec] = kwargs.get("tools") or []
+        tools: list[ToolSpec] = tools_in_use(kwargs)
         tool_choice = kwargs.get("tool_choice")
-        if tools and tool_choice != "none":
-            messages = _with_system_text(messages, tool_instructions(tools, tool_choice))
+        response_format = kwargs.get("response_format")
+        schema: dict[str, Any] | None = None
+        if tools:
+            messages = with_system_text(messages, tool_instructions(tools, tool_choice))
+            if tool_choice is not None and is_forced(tool_choice):
+                schema = forced_call_schema(tools, tool_choice)
+        elif response_format is not None:
+            schema = _response_schema(response_format)
+            shown = schema if response_format.get("type") == "json_schema" else None
+            messages = with_system_text(messages, json_instructions(shown))
+        if schema is not None:
+            params = dataclasses.replace(params, grammar=self._grammar(schema))
         return GenerationRequest(prompt=format_messages(messages), params=params)
+
+    def _grammar(self, schema: dict[str, Any]) -> Grammar:
+        """Constrained decoding for ``schema``, on a backend that can do it."""
+        if not getattr(self._backend, "supports_grammar", False):
+            raise GrammarError(
+                f"{type(self._backend).__name__} cannot constrain decoding (no "
+                "supports_grammar), which forced tool calls and structured output need"
+            )
+        if self.max_string_length is not None:
+            schema = limit_string_lengths(schema, self.max_string_length)
+        return Grammar.json_schema(schema)
 
     # -- generation -------------------------------------------------------------------------
 
@@ -254,13 +268,13 @@ class ChatZephyr(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, **kwargs)
-        generation = _take_prefilled(request)
+        generation = take_prefilled(request)
         if generation is None and self.streaming:
             chunks = self._stream(messages, stop, run_manager, **kwargs)
-            return _result_from_chunks(list(chunks))
+            return result_from_chunks(list(chunks))
         if generation is None:
             generation = self._backend.generate([request])[0]
-        return self._result(generation, **kwargs)
+        return to_result(generation, kwargs, self.model)
 
     async def _agenerate(
         self,
@@ -270,13 +284,13 @@ class ChatZephyr(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, **kwargs)
-        generation = _take_prefilled(request)
+        generation = take_prefilled(request)
         if generation is None and self.streaming:
             chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
-            return _result_from_chunks(chunks)
+            return result_from_chunks(chunks)
         if generation is None:
             generation = (await self._backend.agenerate([request]))[0]
-        return self._result(generation, **kwargs)
+        return to_result(generation, kwargs, self.model)
 
     def _stream(
         self,
@@ -286,7 +300,7 @@ class ChatZephyr(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, **kwargs)
-        assembler = _StreamAssembler(self, kwargs)
+        assembler = StreamAssembler(kwargs, self.model, self.stream_usage)
         for delta in self._backend.stream(request):
             for chunk in assembler.feed(delta.text, delta.generation):
                 if run_manager and chunk.text:
@@ -301,7 +315,7 @@ class ChatZephyr(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, **kwargs)
-        assembler = _StreamAssembler(self, kwargs)
+        assembler = StreamAssembler(kwargs, self.model, self.stream_usage)
         stream = self._backend.astream(request)
         try:
             async for delta in stream:
@@ -312,99 +326,6 @@ class ChatZephyr(BaseChatModel):
         finally:
             await cast(Any, stream).aclose()
 
-    # -- batching ---------------------------------------------------------------------------
-
-    def batch(
-        self,
-        inputs: list[LanguageModelInput],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[AIMessage]:
-        """Run every input through one batched backend call, then LangChain's usual plumbing."""
-        requests = self._batch_requests(inputs, kwargs)
-        try:
-            outcomes: Sequence[Generation | BaseException] = self._backend.generate(requests)
-        except Exception as exc:  # every input of the batch reports the failure
-            outcomes = [exc] * len(requests)
-        token = _PREFILLED.set(self._prefill(requests, outcomes))
-        try:
-            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-        finally:
-            _PREFILLED.reset(token)
-
-    async def abatch(
-        self,
-        inputs: list[LanguageModelInput],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[AIMessage]:
-        requests = self._batch_requests(inputs, kwargs)
-        try:
-            outcomes: Sequence[Generation | BaseException] = await self._backend.agenerate(requests)
-        except Exception as exc:
-            outcomes = [exc] * len(requests)
-        token = _PREFILLED.set(self._prefill(requests, outcomes))
-        try:
-            return await super().abatch(
-                inputs, config, return_exceptions=return_exceptions, **kwargs
-            )
-        finally:
-            _PREFILLED.reset(token)
-
-    def _batch_requests(
-        self, inputs: list[LanguageModelInput], kwargs: dict[str, Any]
-    ) -> list[GenerationRequest]:
-        """Requests for the inputs that can run together; the rest take the one-by-one path
-        (where a bad input raises its own clear error) ."""
-        if not getattr(self._backend, "batches_locally", False):
-            return []  # a server batches by itself: LangChain's concurrent batch is right
-        if self.cache or (self.cache is None and get_llm_cache()) or len(inputs) < 2:
-            return []
-        requests = []
-        for model_input in inputs:
-            try:
-                messages = self._convert_input(model_input).to_messages()
-                requests.append(self._request(messages, kwargs.get("stop"), **_no_stop(kwargs)))
-            except (ValueError, TypeError):
-                continue
-        return requests
-
-    @staticmethod
-    def _prefill(
-        requests: list[GenerationRequest], outcomes: Sequence[Generation | BaseException]
-    ) -> Prefilled:
-        prefilled: Prefilled = {}
-        for request, outcome in zip(requests, outcomes, strict=True):
-            prefilled.setdefault((request.prompt, request.params), deque()).append(outcome)
-        return prefilled
-
-    # -- messages ---------------------------------------------------------------------------
-
-    def _result(self, generation: Generation, **kwargs: Any) -> ChatResult:
-        text, tool_calls, invalid = _split_tool_calls(generation.text, kwargs)
-        message = AIMessage(
-            content=text,
-            tool_calls=tool_calls,
-            invalid_tool_calls=invalid,
-            usage_metadata=_usage(generation),
-            response_metadata=self._response_metadata(generation),
-        )
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def _response_metadata(self, generation: Generation) -> dict[str, Any]:
-        metadata: dict[str, Any] = {
-            "model_name": generation.model or self.model,
-            "model_provider": MODEL_PROVIDER,
-            "finish_reason": _FINISH_REASONS[generation.finish_reason],
-        }
-        if generation.stop_sequence is not None:
-            metadata["stop_sequence"] = generation.stop_sequence
-        return metadata
-
     # -- tools ------------------------------------------------------------------------------
 
     def bind_tools(
@@ -412,133 +333,56 @@ class ChatZephyr(BaseChatModel):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: str | dict[str, Any] | bool | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Describe ``tools`` to the model in the system turn and parse its calls.
 
-        ``tool_choice``: ``None``/``"auto"``, ``"none"``, ``"any"``/``"required"`` (or
-        ``True``), a tool name, or ``{"type": "function", "function": {"name": ...}}``.
+        ``tool_choice``: ``None``/``"auto"`` (the model decides), ``"none"``,
+        ``"any"``/``"required"``/``True`` (some call), a tool's name, or
+        ``{"type": "function", "function": {"name": ...}}``. A forced call is generated under
+        constrained decoding, so its arguments always match the tool's schema (``strict`` is
+        accepted for compatibility: forced calls are always strict). A tool whose schema cannot
+        be expressed as a grammar, or a ``tool_choice`` naming no bound tool, raises here.
         """
         specs = [ToolSpec.from_openai(convert_to_openai_tool(tool)) for tool in tools]
-        choice = _normalize_tool_choice(tool_choice, [spec.name for spec in specs])
+        names = [spec.name for spec in specs]
+        choice = normalize_tool_choice(tool_choice, names)
         return super().bind(tools=specs, tool_choice=choice, **kwargs)
 
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Replies as ``schema`` (a Pydantic v2 or v1 model, a TypedDict or a JSON schema).
 
-class _StreamAssembler:
-    """Turns backend text deltas into chunks; holds back tool-call blocks when tools are bound."""
+        ``method``: ``"json_schema"`` (the reply is constrained to the schema),
+        ``"function_calling"`` (a forced, constrained call of a tool shaped like the schema) or
+        ``"json_mode"`` (any JSON object; ``schema`` only parses it). With ``include_raw`` the
+        result is ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``.
+        """
+        from zephyr_integrations.structured_output import structured_output
 
-    def __init__(self, chat: ChatZephyr, kwargs: dict[str, Any]) -> None:
-        self.chat = chat
-        self.kwargs = kwargs
-        self.tools_bound = bool(kwargs.get("tools")) and kwargs.get("tool_choice") != "none"
-        self.content = StopStreamer((TOOL_CALL_OPEN,)) if self.tools_bound else None
-
-    def feed(self, text: str, generation: Generation | None) -> Iterator[ChatGenerationChunk]:
-        if generation is None:
-            released = self.content.push(text) if self.content else text
-            if released:
-                yield ChatGenerationChunk(message=AIMessageChunk(content=released))
-            return
-        tool_call_chunks: list[ToolCallChunk] = []
-        if self.content is not None:
-            tail = self.content.flush()
-            if tail:
-                yield ChatGenerationChunk(message=AIMessageChunk(content=tail))
-            _, calls, _ = _split_tool_calls(generation.text, self.kwargs)
-            tool_call_chunks = [
-                ToolCallChunk(name=c["name"], args=_json(c["args"]), id=c["id"], index=i)
-                for i, c in enumerate(calls)
-            ]
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                tool_call_chunks=tool_call_chunks,
-                usage_metadata=_usage(generation) if self.chat.stream_usage else None,
-                response_metadata=self.chat._response_metadata(generation),
-                chunk_position="last",
-            )
-        )
+        return structured_output(self, schema, method=method, include_raw=include_raw, **kwargs)
 
 
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _usage(generation: Generation) -> UsageMetadata:
-    return UsageMetadata(
-        input_tokens=generation.prompt_tokens,
-        output_tokens=generation.completion_tokens,
-        total_tokens=generation.prompt_tokens + generation.completion_tokens,
-    )
-
-
-def _split_tool_calls(text: str, kwargs: dict[str, Any]) -> tuple[str, list[Any], list[Any]]:
-    if not kwargs.get("tools") or kwargs.get("tool_choice") == "none":
-        return text, [], []
-    return parse_tool_calls(text)
-
-
-def _result_from_chunks(chunks: list[ChatGenerationChunk]) -> ChatResult:
-    merged = chunks[0]
-    for chunk in chunks[1:]:
-        merged += chunk
-    message = cast(AIMessageChunk, merged.message)
-    return ChatResult(
-        generations=[
-            ChatGeneration(
-                message=AIMessage(
-                    content=message.content,
-                    tool_calls=message.tool_calls,
-                    invalid_tool_calls=message.invalid_tool_calls,
-                    usage_metadata=message.usage_metadata,
-                    response_metadata=message.response_metadata,
-                )
-            )
-        ]
-    )
-
-
-def _take_prefilled(request: GenerationRequest) -> Generation | None:
-    prefilled = _PREFILLED.get()
-    if not prefilled:
-        return None
-    waiting = prefilled.get((request.prompt, request.params))
-    if not waiting:
-        return None
-    outcome = waiting.popleft()
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
-
-
-def _with_system_text(messages: Sequence[BaseMessage], text: str) -> list[BaseMessage]:
-    if messages and isinstance(messages[0], SystemMessage) and isinstance(messages[0].content, str):
-        first = messages[0].content
-        return [SystemMessage(f"{first}\n\n{text}" if first else text), *messages[1:]]
-    return [SystemMessage(text), *messages]
-
-
-def _normalize_tool_choice(
-    tool_choice: str | dict[str, Any] | bool | None, names: list[str]
-) -> str | None:
-    if tool_choice is None or tool_choice is False:
-        return None
-    if tool_choice is True:
-        return "any"
-    if isinstance(tool_choice, dict):
-        name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
-        if not isinstance(name, str):
-            raise ValueError(f"tool_choice={tool_choice!r} names no function")
-        tool_choice = name
-    if tool_choice in ("auto", "none", "any", "required"):
-        return tool_choice
-    if tool_choice not in names:
+def _response_schema(response_format: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema a ``response_format`` asks for (any object for ``json_object``)."""
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return {"type": "object", "properties": {}}
+    schema = response_format.get("schema")
+    if kind != "json_schema" or not isinstance(schema, dict):
         raise ValueError(
-            f"tool_choice={tool_choice!r} names no bound tool; bound tools: {', '.join(names)}"
+            f"response_format={response_format!r} is invalid: expected "
+            '{"type": "json_schema", "schema": {...}} or {"type": "json_object"}'
         )
-    return tool_choice
+    return schema
 
 
 def _without_bound(kwargs: dict[str, Any], *also: str) -> dict[str, Any]:
@@ -547,10 +391,6 @@ def _without_bound(kwargs: dict[str, Any], *also: str) -> dict[str, Any]:
         for key, value in kwargs.items()
         if key not in _BOUND_KWARGS and key not in also and not key.startswith("ls_")
     }
-
-
-def _no_stop(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in kwargs.items() if key != "stop"}
 
 
 __all__ = ["ZEPHYR_7B_BETA", "ChatZephyr"]

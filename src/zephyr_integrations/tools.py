@@ -7,6 +7,10 @@ renders calls already in the history::
     <tool_call>
     {"name": "get_weather", "arguments": {"city": "Paris"}}
     </tool_call>
+
+When a call is forced (``tool_choice`` ``"any"``/``"required"`` or a tool's name), the reply is
+constrained to exactly one call, written as bare JSON ``{"name": ..., "arguments": {...}}``
+(see :func:`forced_call_schema`), so that even a weak model's call matches the tool's schema.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import InvalidToolCall, ToolCall
+
+from zephyr_integrations.backends.base import GrammarError
+from zephyr_integrations.backends.grammar import check_json_schema
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
@@ -35,11 +42,118 @@ class ToolSpec:
 
     @classmethod
     def from_openai(cls, tool: Mapping[str, Any]) -> ToolSpec:
+        """Read an OpenAI-style tool; a schema that cannot constrain decoding is refused here."""
         function = tool.get("function", tool)
         name = function.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError(f"tool {tool!r} has no name")
-        return cls(name, function.get("description", ""), function.get("parameters", {}))
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(parameters, Mapping):
+            raise GrammarError(f"tool {name!r}: parameters must be a JSON schema object")
+        check_json_schema(parameters, f"tool {name!r}")
+        return cls(name, function.get("description", ""), parameters)
+
+
+FORCED = ("any", "required")
+"""The ``tool_choice`` values that force some call (normalized to ``"any"``)."""
+
+
+def normalize_tool_choice(
+    tool_choice: str | Mapping[str, Any] | bool | None, names: Sequence[str]
+) -> str | None:
+    """``None``, ``"auto"``, ``"none"``, ``"any"`` or a bound tool's name.
+
+    Accepts ``True`` (any), ``False`` (none given), ``"required"`` (any), a name, and
+    OpenAI-style ``{"type": "function", "function": {"name": ...}}`` (or ``{"name": ...}``).
+    """
+    if tool_choice is None or tool_choice is False:
+        return None
+    if tool_choice is True or tool_choice in FORCED:
+        return "any"
+    if isinstance(tool_choice, Mapping):
+        function = tool_choice.get("function")
+        name = (function if isinstance(function, Mapping) else tool_choice).get("name")
+        if not isinstance(name, str):
+            raise ValueError(f"tool_choice={dict(tool_choice)!r} names no function")
+        tool_choice = name
+    if not isinstance(tool_choice, str):
+        raise ValueError(f"tool_choice={tool_choice!r} is invalid")
+    if tool_choice in ("auto", "none"):
+        return tool_choice
+    if tool_choice not in names:
+        bound = ", ".join(repr(name) for name in names) or "none"
+        raise ValueError(f"tool_choice={tool_choice!r} names no bound tool; bound tools: {bound}")
+    return tool_choice
+
+
+def is_forced(tool_choice: str | None) -> bool:
+    return tool_choice is not None and tool_choice not in ("auto", "none")
+
+
+def forced_call_schema(tools: Sequence[ToolSpec], tool_choice: str) -> dict[str, Any]:
+    """The JSON schema of one forced call: ``{"name": <a tool>, "arguments": <its schema>}``.
+
+    With several tools the name/arguments pairs are ``anyOf`` branches; ``properties`` stays at
+    the top level, as TGI requires of a grammar.
+    """
+    chosen = [t for t in tools if tool_choice in FORCED or t.name == tool_choice]
+
+    def call(spec: ToolSpec) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {"name": {"const": spec.name}, "arguments": dict(spec.parameters)},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+
+    if len(chosen) == 1:
+        return call(chosen[0])
+    return {
+        "type": "object",
+        "properties": {"name": {"enum": [t.name for t in chosen]}, "arguments": {"type": "object"}},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+        "anyOf": [call(spec) for spec in chosen],
+    }
+
+
+def parse_forced_call(
+    text: str, names: Sequence[str], ended_by: str | None = None
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """Read a forced reply (bare JSON, one call); never raises.
+
+    ``ended_by`` is the finish reason, quoted when the JSON is incomplete (``length``: the
+    token budget ran out mid-call).
+    """
+    call_id = new_call_id()
+    name = _name_in(text)
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        why = f"not valid JSON ({exc})"
+        if ended_by == "length":
+            why = f"the reply ended at max_tokens before the call was complete; {why}"
+        return [], [_invalid(name, text, call_id, why)]
+    return _read_call(payload, text, call_id, names)
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+_NAME = re.compile(r'^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _name_in(text: str) -> str | None:
+    """The tool name at the start of a (possibly partial) ``{"name": ...`` reply."""
+    match = _NAME.match(text)
+    if match is None:
+        return None
+    try:
+        name = json.loads(f'"{match.group(1)}"')
+    except json.JSONDecodeError:
+        return None
+    return name if isinstance(name, str) else None
 
 
 def tool_instructions(tools: Sequence[ToolSpec], tool_choice: str | None) -> str:
@@ -66,35 +180,48 @@ def tool_instructions(tools: Sequence[ToolSpec], tool_choice: str | None) -> str
     )
 
 
-def parse_tool_calls(text: str) -> tuple[str, list[ToolCall], list[InvalidToolCall]]:
-    """Split a reply into its text and the tool calls it wrote (never raises)."""
+def parse_tool_calls(
+    text: str, names: Sequence[str] | None = None
+) -> tuple[str, list[ToolCall], list[InvalidToolCall]]:
+    """Split a reply into its text and the ``<tool_call>`` blocks it wrote (never raises).
+
+    With ``names``, a call to a tool not among them is invalid.
+    """
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     for match in _BLOCK.finditer(text):
         raw = match.group(1).strip()
-        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        call_id = new_call_id()
         try:
             payload = json.loads(raw)
         except json.JSONDecodeError as exc:
-            invalid.append(_invalid(None, raw, call_id, f"not valid JSON: {exc}"))
+            invalid.append(_invalid(_name_in(raw), raw, call_id, f"not valid JSON: {exc}"))
             continue
-        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
-            invalid.append(_invalid(None, raw, call_id, 'expected {"name": ..., "arguments": ...}'))
-            continue
-        name = payload["name"]
-        arguments = payload.get("arguments", {})
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as exc:
-                invalid.append(_invalid(name, raw, call_id, f"arguments are not JSON: {exc}"))
-                continue
-        if not isinstance(arguments, dict):
-            invalid.append(_invalid(name, raw, call_id, "arguments must be a JSON object"))
-            continue
-        calls.append(ToolCall(name=name, args=arguments, id=call_id, type="tool_call"))
+        good, bad = _read_call(payload, raw, call_id, names)
+        calls += good
+        invalid += bad
     content = _BLOCK.sub("", text).strip() if (calls or invalid) else text
     return content, calls, invalid
+
+
+def _read_call(
+    payload: Any, raw: str, call_id: str, names: Sequence[str] | None
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+        return [], [_invalid(None, raw, call_id, 'expected {"name": ..., "arguments": ...}')]
+    name = payload["name"]
+    if names is not None and name not in names:
+        bound = ", ".join(repr(n) for n in names)
+        return [], [_invalid(name, raw, call_id, f"no such tool; bound tools: {bound}")]
+    arguments = payload.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            return [], [_invalid(name, raw, call_id, f"arguments are not JSON: {exc}")]
+    if not isinstance(arguments, dict):
+        return [], [_invalid(name, raw, call_id, "arguments must be a JSON object")]
+    return [ToolCall(name=name, args=arguments, id=call_id, type="tool_call")], []
 
 
 def _invalid(name: str | None, raw: str, call_id: str, error: str) -> InvalidToolCall:

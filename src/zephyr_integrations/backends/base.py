@@ -7,10 +7,11 @@ ended and exact token counts.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["eos_token", "stop_sequence", "length"]
 """Why generation ended, in TGI's words: the model's end-of-sequence token, a stop sequence,
@@ -28,6 +29,42 @@ class InvalidParameterError(ValueError):
         self.name = name
 
 
+class GrammarError(ValueError):
+    """A grammar (JSON schema or regex) that cannot be compiled into constrained decoding."""
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """Constrained decoding: the completion must match ``value``.
+
+    ``kind`` is ``"json"`` (``value``: a JSON schema as JSON text, so that grammars hash
+    and compare by content) or ``"regex"`` (``value``: a regular expression).
+    This is TGI's ``grammar`` parameter, ``{"type": "json", "value": schema}``.
+    """
+
+    kind: Literal["json", "regex"]
+    value: str
+
+    @classmethod
+    def json_schema(cls, schema: Mapping[str, Any]) -> Grammar:
+        if not isinstance(schema, Mapping):
+            raise GrammarError(f"a JSON schema must be an object, got {type(schema).__name__}")
+        # Key order is kept: it is the order in which properties are generated.
+        return cls("json", json.dumps(schema, ensure_ascii=False))
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("json", "regex") or not isinstance(self.value, str):
+            raise GrammarError(f"grammar {self.kind!r} is invalid: expected json or regex text")
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema of a ``json`` grammar."""
+        value = json.loads(self.value)
+        if self.kind != "json" or not isinstance(value, dict):
+            raise GrammarError(f"a {self.kind} grammar has no JSON schema")
+        return value
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """Sampling parameters. ``None`` means the backend's default.
@@ -43,6 +80,8 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     timeout: float | None = None
+    grammar: Grammar | None = None
+    """Constrain the completion to this grammar (backends with ``supports_grammar = True``)."""
 
     def __post_init__(self) -> None:
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT)
@@ -72,6 +111,8 @@ class GenerationParams:
         for position, sequence in enumerate(self.stop):
             if not isinstance(sequence, str) or not sequence:
                 raise InvalidParameterError(f"stop[{position}]", sequence, "a non-empty string")
+        if self.grammar is not None and not isinstance(self.grammar, Grammar):
+            raise InvalidParameterError("grammar", self.grammar, "a Grammar")
 
     @property
     def greedy(self) -> bool:
@@ -113,9 +154,11 @@ class Backend(Protocol):
     ``generate`` receives a batch: an engine that can run requests together should (one padded
     forward pass rather than N) and says so with a class attribute ``batches_locally = True``,
     so that ``ChatZephyr.batch`` hands it the whole batch in one call. Without it, LangChain's
-    concurrent batching (honouring ``max_concurrency``) is used. ``stream`` yields
-    :class:`TextDelta` pieces and ends with one whose ``generation`` is set. Closing a stream
-    early must stop the work behind it.
+    concurrent batching (honouring ``max_concurrency``) is used. A backend that honours
+    ``GenerationParams.grammar`` (constrained decoding) says so with ``supports_grammar = True``;
+    without it, ChatZephyr refuses requests that need one rather than drop the constraint.
+    ``stream`` yields :class:`TextDelta` pieces and ends with one whose ``generation`` is set.
+    Closing a stream early must stop the work behind it.
     """
 
     @property

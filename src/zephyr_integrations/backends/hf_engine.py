@@ -18,6 +18,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationConfig,
+    LogitsProcessorList,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     StoppingCriteria,
@@ -26,6 +27,7 @@ from transformers import (
 )
 
 from zephyr_integrations.backends.base import FinishReason, Generation, GenerationParams
+from zephyr_integrations.backends.hf_grammar import GrammarCache, GrammarLogitsProcessor
 from zephyr_integrations.backends.stops import cut_at_stop
 from zephyr_integrations.template import EOS
 
@@ -47,6 +49,15 @@ class TransformersEngine:
     text_eos: tuple[str, ...]
     context_length: int | None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _grammars: GrammarCache | None = None
+
+    @property
+    def grammars(self) -> GrammarCache:
+        """This model's compiled grammars (constrained decoding), cached per grammar."""
+        if self._grammars is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            self._grammars = GrammarCache(self.tokenizer, vocab)
+        return self._grammars
 
     @classmethod
     def load(
@@ -105,6 +116,11 @@ class TransformersEngine:
         config = self._generation_config(params, width)
         streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
         inputs = {key: value.to(self.model.device) for key, value in encoded.items()}
+        processors = LogitsProcessorList()
+        if params.grammar is not None:  # compiled (or taken from the cache) before the lock
+            processors.append(
+                GrammarLogitsProcessor(self.grammars, params.grammar, len(prompts), self.eos_ids)
+            )
         with self.lock, torch.inference_mode():
             if params.seed is not None:
                 torch.manual_seed(params.seed)
@@ -112,6 +128,7 @@ class TransformersEngine:
                 **inputs,
                 generation_config=config,
                 stopping_criteria=StoppingCriteriaList([finish]),
+                logits_processor=processors,
                 streamer=streamer,
             )
         if finish.timed_out:

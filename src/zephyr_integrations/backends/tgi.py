@@ -68,6 +68,9 @@ class TGIBackend:
         truncate: cut over-long prompts server-side (keeping their end) instead of refusing.
     """
 
+    supports_grammar = True
+    """``GenerationParams.grammar`` goes to TGI's ``grammar`` parameter."""
+
     def __init__(
         self,
         model: str | None = None,
@@ -260,6 +263,10 @@ class TGIBackend:
         if params.stop:
             # TGI takes at most max_stop_sequences; the rest are applied here, client-side.
             kwargs["stop"] = list(params.stop[: info.max_stop_sequences])
+        if params.grammar is not None:  # TGI's constrained decoding: {"type", "value"}
+            grammar = params.grammar
+            value = grammar.schema if grammar.kind == "json" else grammar.value
+            kwargs["grammar"] = {"type": grammar.kind, "value": value}
         return kwargs
 
     # -- clients ----------------------------------------------------------------------------

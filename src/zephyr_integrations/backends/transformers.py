@@ -54,6 +54,8 @@ class TransformersBackend:
 
     batches_locally = True
     """Several requests run faster as one padded ``generate`` than one by one."""
+    supports_grammar = True
+    """``GenerationParams.grammar`` is honoured (llguidance token masks)."""
 
     def __init__(
         self,

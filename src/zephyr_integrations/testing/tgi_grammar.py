@@ -1,0 +1,55 @@
+"""TGI's ``grammar`` parameter in the TGI-protocol test server: checked as TGI checks it, then
+handed to the backend as :attr:`GenerationParams.grammar <zephyr_integrations.backends.base.
+GenerationParams.grammar>` (constrained decoding is the backend's job).
+
+A backend without ``supports_grammar`` gets TGI's 422 for a server that cannot constrain
+decoding. So does the chat route's tool grammar (TGI's internal ``$functions`` references):
+tool calling on ``/v1/chat/completions`` is not served here; send the rendered prompt with a
+``json`` grammar to the native routes instead (as ``ChatZephyr`` does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from zephyr_integrations.backends.base import Grammar, GrammarError
+from zephyr_integrations.backends.grammar import compile_grammar, grammar_available
+from zephyr_integrations.testing import tgi_protocol as tgi
+
+UNSUPPORTED = "grammar is not supported by this backend yet"
+
+
+def constrain(backend: Any, plan: tgi.Plan) -> tgi.Plan:
+    """``plan`` with its (already TGI-validated) grammar as the backend's constraint, or 422."""
+    if plan.grammar is None:
+        return plan
+    if not getattr(backend, "supports_grammar", False) or _is_tool_grammar(plan.grammar.value):
+        raise tgi.invalid(UNSUPPORTED)
+    grammar = to_grammar(plan.grammar)
+    if grammar_available():
+        try:
+            compile_grammar(grammar)
+        except GrammarError as exc:
+            raise tgi.invalid(f"grammar is not valid: {exc}") from exc
+    return dataclasses.replace(plan, params=dataclasses.replace(plan.params, grammar=grammar))
+
+
+def to_grammar(grammar: tgi.Grammar) -> Grammar:
+    """TGI's grammar (a schema as an object or JSON text, or a regex) as the backend's."""
+    if grammar.kind == "regex":
+        return Grammar("regex", str(grammar.value))
+    schema = grammar.value
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except json.JSONDecodeError as exc:
+            raise tgi.invalid(f"grammar is not valid: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise tgi.invalid("grammar is not supported")
+    return Grammar.json_schema(schema)
+
+
+def _is_tool_grammar(value: Any) -> bool:
+    return "$functions" in json.dumps(value) if isinstance(value, dict) else False
