@@ -1,0 +1,98 @@
+"""TRL 1.16's DPOTrainer trains on the exported train_prefs, read back with `load_dataset`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from zephyr_integrations.preferences.binarize import binarize
+from zephyr_integrations.preferences.dataset_card import Provenance
+from zephyr_integrations.preferences.export import export
+from zephyr_integrations.preferences.records import prompt_id
+from zephyr_integrations.preferences.schema import TRL_COLUMNS
+from zephyr_integrations.preferences.splits import make_splits
+
+
+def _rows(n: int) -> list[dict[str, object]]:
+    rows = []
+    for i in range(n):
+        prompt = f"what is {i} plus two?"
+        rows.append(
+            {
+                "prompt_id": prompt_id(prompt),
+                "prompt": prompt,
+                "messages": [{"role": "user", "content": prompt}],
+                "source": "ai",
+                "completions": [
+                    {"model": "good", "response": f"{i} plus two is {i + 2}.", "score": 9.0},
+                    {"model": "bad", "response": "no idea, ask someone else", "score": 2.0},
+                    {"model": "meh", "response": f"maybe {i + 3}?", "score": 4.5},
+                ],
+            }
+        )
+    return rows
+
+
+def test_dpo_trainer_runs_two_steps_on_exported_train_prefs(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    result = binarize(_rows(24))
+    splits = make_splits(result.pairs, test_size=0.2)
+    folder = export(splits, tmp_path / "prefs", about=Provenance.from_result(result, test_size=0.2))
+    train_prefs = load_dataset(str(folder), split="train_prefs")
+    assert train_prefs.num_rows == splits["train_prefs"].num_rows > 8
+    # The string-prompt trap: a full row (string `prompt`, conversational `chosen`) raises
+    # TypeError in TRL; the handbook hands it chosen/rejected only (implicit prompt).
+    train = train_prefs.select_columns(list(TRL_COLUMNS))
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_path))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
+    config = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        beta=0.1,
+        max_length=128,
+        bf16=False,
+        use_cpu=True,
+        gradient_checkpointing=False,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        seed=42,
+    )
+    trainer = DPOTrainer(model=model, args=config, train_dataset=train, processing_class=tokenizer)
+    output = trainer.train()
+
+    assert output.global_step == 2
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    assert len(losses) == 2
+    assert all(math.isfinite(loss) for loss in losses)
+    assert math.isfinite(output.training_loss)
+
+
+def test_full_rows_hit_the_string_prompt_trap(tiny_model_path: Path, tmp_path: Path) -> None:
+    """Why TRL_COLUMNS exists: the whole H4 row is not a valid TRL input."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    result = binarize(_rows(4))
+    rows = make_splits(result.pairs, test_size=0.0)["train_prefs"]
+    config = DPOConfig(
+        output_dir=str(tmp_path / "dpo"), max_steps=1, bf16=False, use_cpu=True, report_to=[]
+    )
+    with pytest.raises(TypeError, match="concatenate str"):
+        DPOTrainer(
+            model=AutoModelForCausalLM.from_pretrained(str(tiny_model_path)),
+            args=config,
+            train_dataset=Dataset(rows),
+            processing_class=AutoTokenizer.from_pretrained(str(tiny_model_path)),
+        )
