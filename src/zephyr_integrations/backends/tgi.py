@@ -35,6 +35,12 @@ from zephyr_integrations.backends.base import (
     TextDelta,
 )
 from zephyr_integrations.backends.stops import StopStreamer, cut_at_stop
+from zephyr_integrations.backends.tgi_http import (
+    DEFAULT_MAX_CONNECTIONS,
+    PROMPT_TOKENS_HEADER,
+    PooledAsyncInferenceClient,
+    capture_headers,
+)
 from zephyr_integrations.backends.tgi_info import TGIInfo, fetch_info
 
 T = TypeVar("T")
@@ -66,6 +72,7 @@ class TGIBackend:
         timeout: seconds to wait for the server (huggingface_hub waits forever by default).
         max_retries: retries of 429, 503 and refused connections.
         truncate: cut over-long prompts server-side (keeping their end) instead of refusing.
+        max_connections: HTTP connections kept to the server for concurrent async calls.
     """
 
     supports_grammar = True
@@ -82,6 +89,7 @@ class TGIBackend:
         truncate: bool = False,
         backoff: float = 0.25,
         max_backoff: float = 8.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.base_url = _check_url(base_url)
         self.api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
@@ -89,7 +97,12 @@ class TGIBackend:
             raise ValueError(f"timeout={timeout!r} is invalid: expected a positive number")
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries={max_retries!r} is invalid: expected an integer >= 0")
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(
+                f"max_connections={max_connections!r} is invalid: expected an integer >= 1"
+            )
         self.timeout = float(timeout)
+        self.max_connections = max_connections
         self.max_retries = max_retries
         self.truncate = truncate
         self.backoff = backoff
@@ -98,7 +111,7 @@ class TGIBackend:
         self._info: TGIInfo | None = None
         self._client: InferenceClient | None = None
         self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, AsyncInferenceClient
+            asyncio.AbstractEventLoop, PooledAsyncInferenceClient
         ] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
@@ -184,21 +197,23 @@ class TGIBackend:
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
         kwargs = self._kwargs(request)
-        output = self._sync().text_generation(
-            request.prompt, details=True, decoder_input_details=True, **kwargs
+        with capture_headers() as headers:
+            output = self._sync().text_generation(request.prompt, details=True, **kwargs)
+        prompt_tokens = self._prompt_tokens(
+            request.prompt, _header_int(headers, PROMPT_TOKENS_HEADER)
         )
-        prompt_tokens = self._prompt_tokens(request.prompt, len(output.details.prefill))
         return self._to_generation(
             output.generated_text, output.details, request.params, prompt_tokens
         )
 
     async def _agenerate_one(self, request: GenerationRequest) -> Generation:
         kwargs = self._kwargs(request)
-        output = await self._async_client().text_generation(
-            request.prompt, details=True, decoder_input_details=True, **kwargs
-        )
-        prefill = len(output.details.prefill)
-        if not prefill:
+        with capture_headers() as headers:
+            output = await self._async_client().text_generation(
+                request.prompt, details=True, **kwargs
+            )
+        prefill = _header_int(headers, PROMPT_TOKENS_HEADER)
+        if not prefill:  # not TGI's router (or an old one): ask /tokenize
             loop = asyncio.get_running_loop()
             prefill = await loop.run_in_executor(None, self.info.count_tokens, request.prompt)
         return self._to_generation(output.generated_text, output.details, request.params, prefill)
@@ -283,7 +298,9 @@ class TGIBackend:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = AsyncInferenceClient(**self._client_options())
+            client = PooledAsyncInferenceClient(
+                max_connections=self.max_connections, **self._client_options()
+            )
             self._async_clients[loop] = client
         return _AsyncKwargsClient(client)
 
@@ -481,6 +498,13 @@ def _server_message(exc: HfHubHTTPError) -> str:
     except Exception:
         pass
     return str(exc).splitlines()[0]
+
+
+def _header_int(headers: dict[str, str], name: str) -> int | None:
+    try:
+        return int(headers[name])
+    except (KeyError, ValueError):
+        return None
 
 
 def _check_url(url: str) -> str:

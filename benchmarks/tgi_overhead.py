@@ -1,0 +1,148 @@
+"""Per-call overhead of ChatZephyr(backend="tgi") over the raw huggingface_hub client.
+
+Against the TGI-protocol server (its own process, zero-work scripted backend), interleaving the
+clients call by call so machine noise hits all of them alike:
+
+- invoke: ``ChatZephyr.invoke`` vs ``InferenceClient.text_generation`` with the same request
+  (details and prompt-token counts, as ChatZephyr asks for). Target: within 1.10x per call.
+- streaming: time to the first chunk, ``ChatZephyr.stream`` vs the raw client's stream.
+  Target: within 2 ms.
+- the same calls through langchain-huggingface's ``ChatHuggingFace(HuggingFaceEndpoint)``.
+
+    python benchmarks/tgi_overhead.py [--calls 300] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SERVER = """
+import sys
+from zephyr_integrations.testing.scripted_backend import ScriptedBackend
+from zephyr_integrations.testing.tgi_server import TGIServer
+server = TGIServer(ScriptedBackend(model="scripted"), model_id="HuggingFaceH4/zephyr-7b-beta")
+server.start()
+print(server.url, flush=True)
+sys.stdin.read()
+server.stop()
+"""
+QUESTION = "What is direct preference optimization, in one sentence?"
+MAX_TOKENS = 8
+
+
+def first_item_seconds(make_iterator: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    iterator = iter(make_iterator())  # type: ignore[call-overload]
+    next(iterator)
+    elapsed = time.perf_counter() - started
+    for _ in iterator:  # drain, so the connection is reusable
+        pass
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        result = measure(url, args.calls)
+    finally:
+        server.communicate("", timeout=10)
+
+    invoke_ratio = result["invoke_ms"]["chat_zephyr"] / result["invoke_ms"]["raw_client"]
+    ttfc_gap = result["ttfc_ms"]["chat_zephyr"] - result["ttfc_ms"]["raw_client"]
+    invoke_ok, ttfc_ok = invoke_ratio <= 1.10, ttfc_gap <= 2.0
+    hf_ratio = result["invoke_ms"]["chat_huggingface"] / result["invoke_ms"]["chat_zephyr"]
+    print("| measurement (median per call) | raw client | ChatZephyr | ChatHuggingFace | target |")
+    print("|---|---:|---:|---:|---|")
+    inv, ttfc = result["invoke_ms"], result["ttfc_ms"]
+    print(
+        f"| invoke | {inv['raw_client']:.2f} ms | {inv['chat_zephyr']:.2f} ms | "
+        f"{inv['chat_huggingface']:.2f} ms | ChatZephyr / raw = {invoke_ratio:.3f}x <= 1.10x: "
+        f"{'PASS' if invoke_ok else 'FAIL'} |"
+    )
+    print(
+        f"| stream, time to first chunk | {ttfc['raw_client']:.2f} ms | "
+        f"{ttfc['chat_zephyr']:.2f} ms | {ttfc['chat_huggingface']:.2f} ms | "
+        f"ChatZephyr - raw = {ttfc_gap:+.2f} ms <= 2 ms: {'PASS' if ttfc_ok else 'FAIL'} |"
+    )
+    print(f"\nChatHuggingFace / ChatZephyr per invoke: {hf_ratio:.2f}x ({args.calls} calls each)")
+    if args.json:
+        result.update(invoke_ratio=invoke_ratio, ttfc_gap_ms=ttfc_gap, hf_ratio=hf_ratio)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0 if invoke_ok and ttfc_ok else 1
+
+
+def measure(url: str, calls: int) -> dict[str, dict[str, float]]:
+    import huggingface_hub.constants
+    from huggingface_hub import InferenceClient
+    from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
+
+    from zephyr_integrations import ChatZephyr
+    from zephyr_integrations.template import format_messages
+
+    huggingface_hub.constants.HF_HUB_OFFLINE = False  # loopback only
+    messages = [("user", QUESTION)]
+    prompt = format_messages(messages)
+    raw = InferenceClient(base_url=url, timeout=60)
+    zephyr = ChatZephyr(backend="tgi", base_url=url, max_tokens=MAX_TOKENS, temperature=0)
+    endpoint = HuggingFaceEndpoint(  # type: ignore[call-arg]
+        endpoint_url=url, max_new_tokens=MAX_TOKENS, do_sample=False
+    )
+    hf_chat = ChatHuggingFace(llm=endpoint)
+
+    invokers: dict[str, Callable[[], object]] = {
+        "raw_client": lambda: raw.text_generation(
+            prompt,
+            details=True,
+            decoder_input_details=True,
+            return_full_text=False,
+            max_new_tokens=MAX_TOKENS,
+            do_sample=False,
+        ),
+        "chat_zephyr": lambda: zephyr.invoke(messages),
+        "chat_huggingface": lambda: hf_chat.invoke(messages),
+    }
+    streamers: dict[str, Callable[[], object]] = {
+        "raw_client": lambda: raw.text_generation(
+            prompt, stream=True, details=True, return_full_text=False, max_new_tokens=MAX_TOKENS
+        ),
+        "chat_zephyr": lambda: zephyr.stream(messages),
+        "chat_huggingface": lambda: hf_chat.stream(messages),
+    }
+    invoke: dict[str, list[float]] = {name: [] for name in invokers}
+    ttfc: dict[str, list[float]] = {name: [] for name in streamers}
+    for name, call in invokers.items():  # warm up: connections, /info, tokenizers
+        call()
+        first_item_seconds(streamers[name])
+    for _ in range(calls):
+        for name, call in invokers.items():
+            started = time.perf_counter()
+            call()
+            invoke[name].append(time.perf_counter() - started)
+        for name, make in streamers.items():
+            ttfc[name].append(first_item_seconds(make))
+    return {
+        "invoke_ms": {k: statistics.median(v) * 1000 for k, v in invoke.items()},
+        "ttfc_ms": {k: statistics.median(v) * 1000 for k, v in ttfc.items()},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The TGI backend's async HTTP pool and prompt-token accounting, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from zephyr_integrations import ChatZephyr
+from zephyr_integrations.backends.tgi import TGIBackend
+from zephyr_integrations.backends.tgi_http import ShardedTransport
+from zephyr_integrations.testing import tgi_server
+from zephyr_integrations.testing.scripted_backend import ScriptedBackend
+from zephyr_integrations.testing.tgi_server import TGIServer
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+
+
+@pytest.fixture
+def scripted() -> Iterator[TGIServer]:
+    with TGIServer(ScriptedBackend(model="scripted"), model_id="zephyr") as server:
+        yield server
+
+
+def _transport(backend: TGIBackend) -> ShardedTransport:
+    client = backend._async_clients[asyncio.get_running_loop()]
+    transport = client._async_client._transport  # type: ignore[union-attr]
+    assert isinstance(transport, ShardedTransport), "the hub client no longer uses our pool"
+    return transport
+
+
+async def test_concurrent_calls_spread_over_shards_and_give_slots_back(
+    scripted: TGIServer,
+) -> None:
+    scripted.latency = 0.05
+    chat = ChatZephyr(backend="tgi", base_url=scripted.url, max_tokens=4, temperature=0)
+    backend = chat._backend
+    assert isinstance(backend, TGIBackend)
+    prompts = [f"question {i}" for i in range(48)]
+    replies = await chat.abatch(prompts, config={"max_concurrency": 48})
+    assert [r.content for r in replies] == prompts
+    transport = _transport(backend)
+    assert transport._in_flight == [0] * transport.shards
+    used = [s for s in transport._shards if s._pool.connections]  # type: ignore[attr-defined]
+    assert len(used) >= 3, "48 concurrent calls should not queue on one small pool"
+    await backend.aclose()
+    assert all(not s._pool.connections for s in transport._shards)  # type: ignore[attr-defined]
+
+
+async def test_failed_requests_give_their_slot_back(scripted: TGIServer) -> None:
+    chat = ChatZephyr(backend="tgi", base_url=scripted.url, max_tokens=4, max_retries=0)
+    backend = chat._backend
+    assert isinstance(backend, TGIBackend)
+    await chat.ainvoke("warm up")
+    scripted.fail_next(3, status=503)
+    results = await chat.abatch(["a", "b", "c"], return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results)
+    assert _transport(backend)._in_flight == [0] * _transport(backend).shards
+    await backend.aclose()
+
+
+async def test_prompt_tokens_come_from_the_response_header(scripted: TGIServer) -> None:
+    chat = ChatZephyr(backend="tgi", base_url=scripted.url, max_tokens=4, temperature=0)
+    sync = chat.invoke("How many tokens is this prompt?")
+    reply = await chat.ainvoke("How many tokens is this prompt?")
+    assert reply.usage_metadata == sync.usage_metadata
+    generate = [r for r in scripted.requests if r.path in ("/", "/generate")]
+    # The async call asked for no per-token prefill, and needed no /tokenize round trip.
+    assert "decoder_input_details" not in generate[-1].body["parameters"]
+    assert not [r for r in scripted.requests if r.path == "/tokenize"]
+    await chat._backend.aclose()  # type: ignore[attr-defined]
+
+
+async def test_without_the_header_prompt_tokens_come_from_tokenize(
+    scripted: TGIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = ChatZephyr(backend="tgi", base_url=scripted.url, max_tokens=4, temperature=0)
+    expected = chat.invoke("Count me without headers")
+    original = tgi_server._headers
+
+    def without_usage(*args: Any) -> dict[str, str]:
+        headers = original(*args)
+        return {k: v for k, v in headers.items() if k != "x-prompt-tokens"}
+
+    monkeypatch.setattr(tgi_server, "_headers", without_usage)
+    reply = await chat.ainvoke("Count me without headers")
+    assert reply.usage_metadata == expected.usage_metadata
+    assert [r for r in scripted.requests if r.path == "/tokenize"]
+    await chat._backend.aclose()  # type: ignore[attr-defined]
