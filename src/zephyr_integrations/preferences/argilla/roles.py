@@ -42,7 +42,9 @@ def create_annotator(
             username=username, first_name=username, password=secret, role="annotator", client=client
         ).create()
         user.add_to_workspace(ws)
-        key = client.api.users.get(user.id).api_key  # the owner may read a user's key
+        response = client.http_client.get(f"/api/v1/users/{user.id}")  # owners see the key
+        response.raise_for_status()
+        key = response.json()["api_key"]
     return Annotator(
         username=username,
         password=SecretStr(secret),

@@ -1,0 +1,42 @@
+"""One local Argilla stack per test session, shared by tests/integration/argilla and tests/e2e.
+
+Each folder's conftest has a session fixture that acquires it; the stack starts on the first
+acquire and stops (by its recorded PIDs) when the last holder releases it at session end.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+
+from zephyr_integrations.argilla_stack import Connection, LocalStack, StackConfig
+
+_state: dict[str, object] = {"holders": 0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def acquire() -> tuple[LocalStack, Connection]:
+    if _state["holders"] == 0:
+        data = Path(tempfile.mkdtemp(prefix="zephyr-argilla-test-"))
+        config = StackConfig(
+            data_dir=data, server_port=free_port(), search_port=free_port(), redis_port=free_port()
+        )
+        stack = LocalStack(config)
+        _state["stack"] = stack
+        _state["connection"] = stack.up()
+    _state["holders"] = int(_state["holders"]) + 1  # type: ignore[call-overload]
+    return _state["stack"], _state["connection"]  # type: ignore[return-value]
+
+
+def release() -> None:
+    _state["holders"] = int(_state["holders"]) - 1  # type: ignore[call-overload]
+    if _state["holders"] == 0:
+        stack = _state.pop("stack")
+        assert isinstance(stack, LocalStack)
+        stack.down()
