@@ -6,6 +6,7 @@ acquire and stops (by its recorded PIDs) when the last holder releases it at ses
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -40,3 +41,4 @@ def release() -> None:
         stack = _state.pop("stack")
         assert isinstance(stack, LocalStack)
         stack.down()
+        shutil.rmtree(stack.data_dir, ignore_errors=True)

@@ -155,7 +155,9 @@ def _workspace(client: rg.Argilla, name: str | None) -> rg.Workspace:
         if not mine:
             raise ValueError(f"Argilla at {client.api_url}: this user has no workspace; pass one")
         return mine[0]
-    found = client.workspaces(name)
+    with warnings.catch_warnings():  # the SDK warns when a workspace is not found
+        warnings.simplefilter("ignore")
+        found = client.workspaces(name)
     if found is None:
         if client.me.role != "owner":
             raise ValueError(f"Argilla at {client.api_url}: no workspace {name!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,10 @@ def ensure_workspace(client: rg.Argilla, name: str) -> rg.Workspace:
     import argilla as rg
 
     with argilla_errors(client.api_url, f"workspace {name!r}"):
-        return client.workspaces(name) or rg.Workspace(name=name, client=client).create()
+        with warnings.catch_warnings():  # the SDK warns when a workspace is not found
+            warnings.simplefilter("ignore")
+            found = client.workspaces(name)
+        return found or rg.Workspace(name=name, client=client).create()
 
 
 def create_annotator(
