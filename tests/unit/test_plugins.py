@@ -14,8 +14,22 @@ from langchain_core.messages import HumanMessage
 
 from zephyr_integrations import ChatZephyr, format_messages
 from zephyr_integrations.backends import Generation, GenerationRequest, TextDelta
-from zephyr_integrations.hookspecs import RegisterBackend, hookimpl
-from zephyr_integrations.plugins import DuplicateBackendError, backend_factories, load_plugins
+from zephyr_integrations.hookspecs import RegisterBackend, RegisterBinarizer, hookimpl
+from zephyr_integrations.plugins import (
+    DuplicateBackendError,
+    DuplicateNameError,
+    backend_factories,
+    binarizers,
+    exporters,
+    load_plugins,
+)
+from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
+from zephyr_integrations.preferences.strategies import (
+    BUILTIN_BINARIZERS,
+    Answers,
+    Pair,
+    PairPolicy,
+)
 
 
 class ReverseBackend:
@@ -166,3 +180,61 @@ def test_entry_point_plugin_is_discovered(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     expected = format_messages([HumanMessage("hi there")])[-20:]
     assert result.stdout.strip() == f"{expected!r} length"
+
+
+class LongestPlugin:
+    """A third-party binarizer: the longest answer chosen, the shortest rejected."""
+
+    @hookimpl
+    def register_binarizers(self, register: RegisterBinarizer) -> None:
+        def longest(answers: Answers, policy: PairPolicy) -> list[Pair] | str:
+            order = sorted(range(len(answers.responses)), key=lambda k: len(answers.responses[k]))
+            return [(order[-1], order[0])] if len(order) > 1 else "fewer_than_two_answers"
+
+        register("longest", longest)
+
+
+@pytest.fixture
+def longest_plugin() -> Iterator[None]:
+    pm = load_plugins()
+    plugin = LongestPlugin()
+    pm.register(plugin, name="longest-plugin")
+    yield
+    pm.unregister(plugin)
+
+
+def test_builtin_binarizers_and_exporters_register_through_the_hooks() -> None:
+    assert {"zephyr", "best_vs_worst", "all_pairs"} <= set(binarizers())
+    assert {"hub", "parquet", "jsonl", "disk"} <= set(exporters())
+
+
+@pytest.mark.usefixtures("longest_plugin")
+def test_a_plugin_binarizer_is_used_by_name() -> None:
+    row = {
+        "prompt_id": "id",
+        "prompt": "q",
+        "completions": [
+            {"model": "a", "response": "a much longer answer", "score": 2.0},
+            {"model": "b", "response": "short", "score": 9.0},
+        ],
+    }
+    (pair,) = binarize([row], BinarizeOptions(strategy="longest")).pairs.to_pylist()
+    assert pair["chosen"][-1]["content"] == "a much longer answer"
+    assert (pair["score_chosen"], pair["score_rejected"]) == (2.0, 9.0)
+
+
+@pytest.mark.usefixtures("longest_plugin")
+def test_two_plugins_claiming_one_binarizer_name_are_named() -> None:
+    class Clash:
+        @hookimpl
+        def register_binarizers(self, register: RegisterBinarizer) -> None:
+            register("longest", BUILTIN_BINARIZERS["zephyr"])
+
+    pm = load_plugins()
+    clash = Clash()
+    pm.register(clash, name="clash-binarizer")
+    try:
+        with pytest.raises(DuplicateNameError, match="binarizer 'longest'.*clash-binarizer"):
+            binarizers()
+    finally:
+        pm.unregister(clash)
