@@ -72,9 +72,7 @@ def structured_output(
             response_format = {"type": "json_schema", "schema": json_schema}
         else:
             response_format = {"type": "json_object"}
-        ls_format: dict[str, Any] = {"kwargs": {"method": method}}
-        if json_schema is not None:
-            ls_format["schema"] = json_schema
+        ls_format = {"kwargs": {"method": method}, "schema": json_schema}
         llm = chat.bind(response_format=response_format, ls_structured_output_format=ls_format)
         parse = _json_parser(schema if pydantic else None)
     parser = RunnableLambda(parse, name="parse_structured_output")

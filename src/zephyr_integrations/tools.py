@@ -101,7 +101,7 @@ def forced_call_schema(tools: Sequence[ToolSpec], tool_choice: str) -> dict[str,
     def call(spec: ToolSpec) -> dict[str, Any]:
         return {
             "type": "object",
-            "properties": {"name": {"const": spec.name}, "arguments": dict(spec.parameters)},
+            "properties": {"name": {"const": spec.name}, "arguments": closed(spec.parameters)},
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }
@@ -115,6 +115,14 @@ def forced_call_schema(tools: Sequence[ToolSpec], tool_choice: str) -> dict[str,
         "additionalProperties": False,
         "anyOf": [call(spec) for spec in chosen],
     }
+
+
+def closed(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool's parameters schema without room for arguments it does not declare."""
+    schema = dict(parameters)
+    if schema.get("type", "object") == "object" and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False
+    return schema
 
 
 def parse_forced_call(

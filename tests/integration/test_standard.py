@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .standard_base import _TINY, ZephyrStandardTests, tiny_path
+from .standard_base import _TINY, TINY_STRING_LIMIT, ZephyrStandardTests, tiny_path
 
 
 class TestChatZephyrTransformers(ZephyrStandardTests):
@@ -16,4 +16,8 @@ class TestChatZephyrTransformers(ZephyrStandardTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"model": str(_TINY["path"]), "backend_kwargs": {"dtype": "float32"}}
+        return {
+            "model": str(_TINY["path"]),
+            "backend_kwargs": {"dtype": "float32"},
+            "max_string_length": TINY_STRING_LIMIT,
+        }

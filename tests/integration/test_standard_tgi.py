@@ -11,7 +11,7 @@ import pytest
 from zephyr_integrations.backends.transformers import TransformersBackend
 from zephyr_integrations.testing.tgi_server import TGIServer
 
-from .standard_base import ZephyrStandardTests, tiny_path
+from .standard_base import TINY_STRING_LIMIT, ZephyrStandardTests, tiny_path
 
 _SERVER: dict[str, TGIServer] = {}
 
@@ -33,4 +33,8 @@ def _tgi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 class TestChatZephyrTGI(ZephyrStandardTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"backend": "tgi", "base_url": _SERVER["server"].url}
+        return {
+            "backend": "tgi",
+            "base_url": _SERVER["server"].url,
+            "max_string_length": TINY_STRING_LIMIT,
+        }

@@ -86,6 +86,9 @@ class ScriptedBackend:
         eos: whether the model ends its answer with EOS. With ``eos=False`` it never stops by
             itself: it repeats its answer until ``max_new_tokens`` (default
             ``DEFAULT_MAX_NEW_TOKENS``) runs out.
+        grammar: accept requests with a grammar (``supports_grammar``). The script is not
+            checked against it: a test scripts the reply a constrained model would write, or a
+            broken one, to see how it is read.
 
     ``prompt_tokens`` is the number of words in the prompt plus one (BOS);
     ``completion_tokens`` counts the generated words plus the EOS token when one was emitted.
@@ -100,10 +103,12 @@ class ScriptedBackend:
         model: str = "scripted",
         reply: str | Callable[[str], str] | None = None,
         eos: bool = True,
+        grammar: bool = False,
     ) -> None:
         self.model = model
         self.reply = reply
         self.eos = eos
+        self.supports_grammar = grammar
         self.requests: list[GenerationRequest] = []
         self._lock = threading.Lock()
 
