@@ -198,3 +198,20 @@ def test_wrong_columns_or_format_are_refused_before_writing(
     with pytest.raises(ValueError, match="exporter 'csv' is not registered.*hub"):
         export(splits, tmp_path / "b", format="csv", about=about)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_split_is_left_out_of_the_hub_folder(
+    made: tuple[dict[str, pa.Table], Provenance], tmp_path: Path
+) -> None:
+    """datasets cannot read a Parquet file without rows (ArrowInvalid: BatchSize ... 0)."""
+    from datasets import load_dataset
+
+    splits, about = made
+    few = {"train_prefs": splits["train_prefs"], "test_prefs": splits["test_prefs"].slice(0, 0)}
+    folder = export(few, tmp_path / "hub", about=about)
+    assert [p.name for p in (folder / "data").iterdir()] == ["train_prefs-00000-of-00001.parquet"]
+    assert "| `test_prefs` | 0 (left out) |" in (folder / "README.md").read_text()
+    assert list(load_dataset(str(folder))) == ["train_prefs"]
+    with pytest.raises(ExportError, match="every split is empty"):
+        export({"train_prefs": few["test_prefs"]}, tmp_path / "none", about=about)
+    assert not (tmp_path / "none").exists()

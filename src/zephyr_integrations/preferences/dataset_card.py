@@ -4,7 +4,7 @@ saying how the pairs were made and what was dropped."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -112,11 +112,14 @@ _RULES = {
 }
 
 
-def render_card(splits: Mapping[str, pa.Table], about: Provenance) -> str:
-    """The whole README.md."""
+def render_card(
+    splits: Mapping[str, pa.Table], about: Provenance, *, empty: Sequence[str] = ()
+) -> str:
+    """The whole README.md (``empty``: splits left out because they hold no rows)."""
     header = yaml.safe_dump(card_metadata(splits, about), sort_keys=False, allow_unicode=True)
     rule = _RULES.get(about.strategy, f"the `{about.strategy}` strategy (a plugin)")
     counts = "\n".join(f"| `{name}` | {t.num_rows:,} |" for name, t in splits.items())
+    counts += "".join(f"\n| `{name}` | 0 (left out) |" for name in empty)
     dropped = (
         "\n".join(f"| {reason} | {n:,} |" for reason, n in about.dropped.items())
         or "| (none) | 0 |"

@@ -135,9 +135,16 @@ def write_hub_folder(
     *,
     shard_rows: int = SHARD_ROWS,
 ) -> None:
-    """Parquet shards under data/ and the README.md dataset card: a Hub dataset repository."""
+    """Parquet shards under data/ and the README.md dataset card: a Hub dataset repository.
+
+    An empty split is left out (and named in the card): `datasets` cannot read a Parquet file
+    without rows."""
+    present = {name: table for name, table in splits.items() if table.num_rows}
+    if not present:
+        raise ExportError("every split is empty: nothing to export")
     (folder / "data").mkdir()
-    for name, table in splits.items():
+    for name, table in present.items():
         for k, path in enumerate(shard_names(name, table.num_rows, shard_rows)):
             pq.write_table(table.slice(k * shard_rows, shard_rows), folder / path)
-    (folder / "README.md").write_text(render_card(splits, about), encoding="utf-8")
+    empty = [name for name in splits if name not in present]
+    (folder / "README.md").write_text(render_card(present, about, empty=empty), encoding="utf-8")
