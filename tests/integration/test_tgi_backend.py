@@ -274,19 +274,3 @@ def test_batch_is_concurrent_and_ordered(scripted: TGIServer) -> None:
     assert time.perf_counter() - started < 0.2 * 6 / 2
     assert [r.content for r in replies] == [f"question {i}" for i in range(6)]
     assert all(isinstance(r, AIMessage) for r in replies)
-
-
-def test_close_releases_the_sync_client(
-    scripted: TGIServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    chat = tgi(scripted)
-    chat.invoke("hi")
-    backend = chat._backend
-    client = backend._client  # type: ignore[attr-defined]
-    closed: list[bool] = []
-    original_close = client.close
-    monkeypatch.setattr(client, "close", lambda: (closed.append(True), original_close()))
-    backend.close()  # type: ignore[attr-defined]
-    assert closed == [True]
-    assert backend._client is None  # type: ignore[attr-defined]
-    assert chat.invoke("again").content == "again"  # a new client is made on demand

@@ -30,9 +30,9 @@ def scripted() -> Iterator[TGIServer]:
 
 
 def _transport(backend: TGIBackend) -> ShardedTransport:
-    client = backend._async_clients[asyncio.get_running_loop()]
-    transport = client._async_client._transport  # type: ignore[union-attr]
-    assert isinstance(transport, ShardedTransport), "the hub client no longer uses our pool"
+    session = backend._sessions[asyncio.get_running_loop()]
+    transport = session._transport
+    assert isinstance(transport, ShardedTransport)
     return transport
 
 
@@ -52,6 +52,39 @@ async def test_concurrent_calls_spread_over_shards_and_give_slots_back(
     assert len(used) >= 3, "48 concurrent calls should not queue on one small pool"
     await backend.aclose()
     assert all(not s._pool.connections for s in transport._shards)  # type: ignore[attr-defined]
+
+
+async def test_the_hub_client_uses_our_session(scripted: TGIServer) -> None:
+    backend = TGIBackend(base_url=scripted.url)
+    async with backend._async_client() as client:
+        assert await client._get_async_client() is backend._sessions[asyncio.get_running_loop()]
+        await client.text_generation("hi", max_new_tokens=2)
+    # Were the hub to stop calling _get_async_client, this request would not be on our pool.
+    assert sum(len(s._pool.connections) for s in _transport(backend)._shards) == 1  # type: ignore[attr-defined]
+    await backend.aclose()
+
+
+async def test_async_streams_reuse_pooled_connections(scripted: TGIServer) -> None:
+    chat = ChatZephyr(backend="tgi", base_url=scripted.url, max_tokens=4, temperature=0)
+    for _ in range(5):
+        assert "".join([str(c.content) async for c in chat.astream("stream me")]) == "stream me"
+    transport = _transport(chat._backend)  # type: ignore[arg-type]
+    assert sum(len(s._pool.connections) for s in transport._shards) == 1  # type: ignore[attr-defined]
+    assert transport._in_flight == [0] * transport.shards
+    await chat._backend.aclose()  # type: ignore[attr-defined]
+
+
+def test_sync_calls_hold_nothing_and_streams_reuse_connections(scripted: TGIServer) -> None:
+    from huggingface_hub import get_session
+
+    chat = ChatZephyr(backend="tgi", base_url=scripted.url, max_tokens=4, temperature=0)
+    pool = get_session()._transport._pool  # type: ignore[attr-defined]
+    for _ in range(5):
+        assert chat.invoke("call me").content == "call me"
+        assert "".join(str(c.content) for c in chat.stream("stream me")) == "stream me"
+    ours = [c for c in pool.connections if c._origin.port == int(scripted.url.rsplit(":", 1)[1])]
+    assert len(ours) == 1, "each stream should give its connection back to the pool"
+    assert not hasattr(chat._backend, "_client"), "no long-lived hub client to grow"
 
 
 async def test_failed_requests_give_their_slot_back(scripted: TGIServer) -> None:

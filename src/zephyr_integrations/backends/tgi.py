@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,7 +24,6 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient
 from huggingface_hub.errors import (
     HfHubHTTPError,
     InferenceTimeoutError,
-    OverloadedError,
     TextGenerationError,
 )
 from pydantic import SecretStr
@@ -34,31 +35,27 @@ from zephyr_integrations.backends.base import (
     GenerationRequest,
     TextDelta,
 )
-from zephyr_integrations.backends.stops import StopStreamer, cut_at_stop
+from zephyr_integrations.backends.stops import cut_at_stop
+from zephyr_integrations.backends.tgi_errors import (
+    PromptTooLongError,
+    TGIConnectionError,
+    TGIError,
+    retryable,
+    server_message,
+)
 from zephyr_integrations.backends.tgi_http import (
     DEFAULT_MAX_CONNECTIONS,
     PROMPT_TOKENS_HEADER,
-    PooledAsyncInferenceClient,
+    SessionInferenceClient,
     capture_headers,
+    new_async_session,
 )
 from zephyr_integrations.backends.tgi_info import TGIInfo, fetch_info
+from zephyr_integrations.backends.tgi_stream import StreamState, guard_async, guard_sync
 
 T = TypeVar("T")
 TGI_MAX_STOP = 4
-_RETRY_STATUS = frozenset({429, 503})
 _HF_HOSTS = ("huggingface.co", "hf.co", "endpoints.huggingface.cloud", "hf.space")
-
-
-class TGIError(RuntimeError):
-    """TGI answered with an error (its message and error_type are kept)."""
-
-
-class TGIConnectionError(ConnectionError):
-    """The TGI server could not be reached."""
-
-
-class PromptTooLongError(ValueError):
-    """The prompt has more tokens than the server accepts."""
 
 
 class TGIBackend:
@@ -109,10 +106,10 @@ class TGIBackend:
         self.max_backoff = max_backoff
         self._model = model
         self._info: TGIInfo | None = None
-        self._client: InferenceClient | None = None
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, PooledAsyncInferenceClient
-        ] = weakref.WeakKeyDictionary()
+        self._info_lock = threading.Lock()
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         key = "'**********'" if self.api_key else "None"
@@ -131,11 +128,13 @@ class TGIBackend:
 
     @property
     def info(self) -> TGIInfo:
-        """The server's ``/info``, read once."""
+        """The server's ``/info``, read once (concurrent first calls wait for one request)."""
         if self._info is None:
-            self._info = self._call(
-                lambda: fetch_info(self.base_url, self._plain_headers(), self.timeout)
-            )
+            with self._info_lock:
+                if self._info is None:
+                    self._info = self._call(
+                        lambda: fetch_info(self.base_url, self._plain_headers(), self.timeout)
+                    )
         return self._info
 
     def _plain_headers(self) -> dict[str, str]:
@@ -158,47 +157,40 @@ class TGIBackend:
 
     def stream(self, request: GenerationRequest) -> Iterator[TextDelta]:
         kwargs = self._kwargs(request)
-        events = self._call(
-            lambda: iter(
-                self._sync().text_generation(request.prompt, stream=True, details=True, **kwargs)
+        with self._sync_client() as client:
+            events = self._call(
+                lambda: iter(
+                    client.text_generation(request.prompt, stream=True, details=True, **kwargs)
+                )
             )
-        )
-        state = _StreamState(self, request.prompt, request.params)
-        try:
-            for event in _guard_sync(events):
+            state = StreamState(self, request.prompt, request.params)
+            for event in guard_sync(events):
                 yield from state.feed(event)
-                if state.done:
+                if state.stopped_here:
                     break
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-        yield from state.finish()
+            yield from state.finish()
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
         await self._ainfo()
         kwargs = self._kwargs(request)
-        # A client of its own: closing it closes this HTTP stream, even when cancelled midway.
-        client = self._new_async_client()
-        try:
+        # Closing this call's client closes its HTTP stream, even when cancelled midway.
+        async with self._async_client() as client:
             events = await self._acall(
                 lambda: client.text_generation(request.prompt, stream=True, details=True, **kwargs)
             )
-            state = _StreamState(self, request.prompt, request.params)
-            async for event in _guard_async(events):
+            state = StreamState(self, request.prompt, request.params)
+            async for event in guard_async(events):
                 for delta in state.feed(event):
                     yield delta
-                if state.done:
+                if state.stopped_here:
                     break
             for delta in state.finish():
                 yield delta
-        finally:
-            await client.close()
 
     def _generate_one(self, request: GenerationRequest) -> Generation:
         kwargs = self._kwargs(request)
-        with capture_headers() as headers:
-            output = self._sync().text_generation(request.prompt, details=True, **kwargs)
+        with capture_headers() as headers, self._sync_client() as client:
+            output = client.text_generation(request.prompt, details=True, **kwargs)
         prompt_tokens = self._prompt_tokens(
             request.prompt, _header_int(headers, PROMPT_TOKENS_HEADER)
         )
@@ -208,10 +200,9 @@ class TGIBackend:
 
     async def _agenerate_one(self, request: GenerationRequest) -> Generation:
         kwargs = self._kwargs(request)
-        with capture_headers() as headers:
-            output = await self._async_client().text_generation(
-                request.prompt, details=True, **kwargs
-            )
+        async with self._async_client() as client:
+            with capture_headers() as headers:
+                output = await client.text_generation(request.prompt, details=True, **kwargs)
         prefill = _header_int(headers, PROMPT_TOKENS_HEADER)
         if not prefill:  # not TGI's router (or an old one): ask /tokenize
             loop = asyncio.get_running_loop()
@@ -286,35 +277,41 @@ class TGIBackend:
 
     # -- clients ----------------------------------------------------------------------------
 
-    def _sync(self) -> _KwargsClient:
-        if self._client is None:
-            self._client = InferenceClient(**self._client_options())
-        return _KwargsClient(self._client)
+    @contextmanager
+    def _sync_client(self) -> Iterator[InferenceClient]:
+        """A hub client for one call, closed after it.
 
-    def _new_async_client(self) -> _AsyncKwargsClient:
-        return _AsyncKwargsClient(AsyncInferenceClient(**self._client_options()))
+        huggingface_hub's sync client keeps every response it made until it is closed, so a
+        long-lived one grows without bound; a client costs microseconds and shares the hub's
+        pooled session, so one per call costs nothing and holds nothing.
+        """
+        client = InferenceClient(**self._client_options())
+        try:
+            yield client
+        finally:
+            client.close()
 
-    def _async_client(self) -> _AsyncKwargsClient:
+    @asynccontextmanager
+    async def _async_client(self) -> AsyncIterator[AsyncInferenceClient]:
+        """A hub client for one call on this event loop's pooled session, closed after it."""
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = PooledAsyncInferenceClient(
-                max_connections=self.max_connections, **self._client_options()
-            )
-            self._async_clients[loop] = client
-        return _AsyncKwargsClient(client)
-
-    async def aclose(self) -> None:
-        """Close this event loop's client."""
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
+        session = self._sessions.get(loop)
+        if session is None:
+            session = self._sessions[loop] = new_async_session(self.max_connections)
+        client = SessionInferenceClient(session, **self._client_options())
+        try:
+            yield client
+        finally:
             await client.close()
 
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP connections."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.aclose()
+
     def close(self) -> None:
-        """Close the synchronous client (its HTTP connections)."""
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        """Nothing to release on the sync side: each call's client is closed after it."""
 
     def _client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -340,7 +337,7 @@ class TGIBackend:
                 return fn()
             except Exception as exc:
                 error = self._translate(exc)
-                if not _retryable(exc) or attempt == self.max_retries:
+                if not retryable(exc) or attempt == self.max_retries:
                     raise error from exc
                 time.sleep(self._delay(attempt))
         raise AssertionError("unreachable")
@@ -351,7 +348,7 @@ class TGIBackend:
                 return await fn()
             except Exception as exc:
                 error = self._translate(exc)
-                if not _retryable(exc) or attempt == self.max_retries:
+                if not retryable(exc) or attempt == self.max_retries:
                     raise error from exc
                 await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")
@@ -371,133 +368,8 @@ class TGIBackend:
             return exc
         if isinstance(exc, HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else None
-            return TGIError(f"TGI at {self.base_url} answered {status}: {_server_message(exc)}")
+            return TGIError(f"TGI at {self.base_url} answered {status}: {server_message(exc)}")
         return exc
-
-
-class _StreamState:
-    """Turns TGI stream events into text deltas and one final Generation.
-
-    A stop sequence beyond the server's limit is matched here; the stream is then left early
-    (``done``), with the text and tokens received so far.
-    """
-
-    def __init__(self, backend: TGIBackend, prompt: str, params: GenerationParams) -> None:
-        self.backend = backend
-        self.prompt = prompt
-        self.params = params
-        self.streamer = StopStreamer(tuple(params.stop))
-        self.text = ""
-        self.tokens = 0
-        self.generation: Generation | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.generation is not None
-
-    def feed(self, event: Any) -> Iterator[TextDelta]:
-        token = event.token
-        self.tokens += 1
-        if not token.special:
-            released = self.streamer.push(token.text)
-            self.text += released
-            if released:
-                yield TextDelta(released)
-        if event.details is not None:
-            details = event.details
-            reported = getattr(details, "input_length", None)
-            self.generation = self.backend._to_generation(
-                event.generated_text or "",
-                details,
-                self.params,
-                self.backend._prompt_tokens(self.prompt, reported),
-            )
-        elif self.streamer.matched is not None:
-            self.generation = Generation(
-                text=self.text,
-                finish_reason="stop_sequence",
-                prompt_tokens=self.backend._prompt_tokens(self.prompt, None),
-                completion_tokens=self.tokens,
-                model=self.backend.model_name,
-                stop_sequence=self.streamer.matched,
-            )
-
-    def finish(self) -> Iterator[TextDelta]:
-        if self.generation is None:
-            raise TGIError(
-                f"the stream from {self.backend.base_url} ended before its final event "
-                "(the connection was cut)"
-            )
-        tail = self.streamer.flush()
-        if tail:
-            yield TextDelta(tail)
-        yield TextDelta(generation=self.generation)
-
-
-class _KwargsClient:
-    """Drops our private bookkeeping keys before calling huggingface_hub."""
-
-    def __init__(self, client: InferenceClient) -> None:
-        self.client = client
-
-    def text_generation(self, prompt: str, **kwargs: Any) -> Any:
-        return self.client.text_generation(prompt, **_public(kwargs))
-
-
-class _AsyncKwargsClient:
-    def __init__(self, client: AsyncInferenceClient) -> None:
-        self.client = client
-
-    async def text_generation(self, prompt: str, **kwargs: Any) -> Any:
-        return await self.client.text_generation(prompt, **_public(kwargs))
-
-    async def close(self) -> None:
-        await self.client.close()
-
-
-def _public(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if not k.startswith("_")}
-
-
-def _guard_sync(events: Iterator[Any]) -> Iterator[Any]:
-    try:
-        yield from events
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise TGIError(f"the stream was cut mid-way: {exc}") from exc
-
-
-async def _guard_async(events: Any) -> AsyncIterator[Any]:
-    try:
-        async for event in events:
-            yield event
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise TGIError(f"the stream was cut mid-way: {exc}") from exc
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, OverloadedError | httpx.ConnectError | ConnectionRefusedError):
-        return True
-    return _status(exc) in _RETRY_STATUS
-
-
-def _status(exc: BaseException | None) -> int | None:
-    """The HTTP status behind an error (huggingface_hub chains TGI errors to the HTTP one)."""
-    while exc is not None:
-        response = getattr(exc, "response", None)
-        if isinstance(exc, HfHubHTTPError) and response is not None:
-            return int(response.status_code)
-        exc = exc.__cause__
-    return None
-
-
-def _server_message(exc: HfHubHTTPError) -> str:
-    try:
-        body = exc.response.json()
-        if isinstance(body, dict) and "error" in body:
-            return str(body["error"])
-    except Exception:
-        pass
-    return str(exc).splitlines()[0]
 
 
 def _header_int(headers: dict[str, str], name: str) -> int | None:

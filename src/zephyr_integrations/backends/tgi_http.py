@@ -10,6 +10,7 @@ keeps that bookkeeping cheap while still allowing many connections in total.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ DEFAULT_MAX_CONNECTIONS = 256
 SHARD_SIZE = 16
 PROMPT_TOKENS_HEADER = "x-prompt-tokens"
 
+_hook_lock = threading.Lock()
 _headers_slot: ContextVar[dict[str, str] | None] = ContextVar("tgi_headers_slot", default=None)
 
 
@@ -59,7 +61,9 @@ def _hook_shared_session() -> None:
     """
     hooks = get_session().event_hooks["response"]
     if _record_headers_sync not in hooks:
-        hooks.append(_record_headers_sync)
+        with _hook_lock:
+            if _record_headers_sync not in hooks:
+                hooks.append(_record_headers_sync)
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
@@ -117,28 +121,36 @@ class _TrackedStream(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-class PooledAsyncInferenceClient(AsyncInferenceClient):
-    """huggingface_hub's AsyncInferenceClient, on a `ShardedTransport`.
+def new_async_session(max_connections: int = DEFAULT_MAX_CONNECTIONS) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with huggingface_hub's settings on a `ShardedTransport`.
 
-    The hub client builds its ``httpx.AsyncClient`` lazily in ``_get_async_client``; this
-    override hands it ours instead (a test checks that the hook is still used).
+    It keeps the hub's event hooks (they read the body of failed streams, for error messages)
+    and adds one that reports response headers to `capture_headers`.
+    """
+    default = get_async_session()
+    hooks = default.event_hooks
+    session = httpx.AsyncClient(
+        transport=ShardedTransport(max_connections),
+        event_hooks={**hooks, "response": [*hooks["response"], _record_headers]},
+        follow_redirects=default.follow_redirects,
+        timeout=default.timeout,
+    )
+    # The default client has opened nothing yet; dropping it closes nothing.
+    del default
+    return session
+
+
+class SessionInferenceClient(AsyncInferenceClient):
+    """huggingface_hub's AsyncInferenceClient for one call, on a session it does not own.
+
+    The hub client builds its ``httpx.AsyncClient`` lazily in ``_get_async_client`` and enters
+    it, and every stream it opens, into its exit stack. This one uses the backend's pooled
+    session instead, so closing it closes only its own streams (a test checks the hook is used).
     """
 
-    def __init__(self, *, max_connections: int = DEFAULT_MAX_CONNECTIONS, **kwargs: Any) -> None:
+    def __init__(self, session: httpx.AsyncClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._max_connections = max_connections
+        self._session = session
 
     async def _get_async_client(self) -> httpx.AsyncClient:
-        if self._async_client is None:
-            # huggingface_hub's own settings (its event hooks read error bodies of streams).
-            default = get_async_session()
-            hooks = default.event_hooks
-            client = httpx.AsyncClient(
-                transport=ShardedTransport(self._max_connections),
-                event_hooks={**hooks, "response": [*hooks["response"], _record_headers]},
-                follow_redirects=default.follow_redirects,
-                timeout=default.timeout,
-            )
-            await default.aclose()
-            self._async_client = await self.exit_stack.enter_async_context(client)
-        return self._async_client
+        return self._session

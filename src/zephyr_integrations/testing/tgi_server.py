@@ -507,9 +507,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def open_stream(self) -> None:
         self.send_response(200)
+        # Chunked on a kept-alive connection, as TGI's router streams.
         for name, value in (("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
-                            ("Transfer-Encoding", "chunked"), ("X-Accel-Buffering", "no"),
-                            ("Connection", "close")):  # fmt: skip
+                            ("Transfer-Encoding", "chunked"), ("X-Accel-Buffering", "no")):  # fmt: skip
             self.send_header(name, value)
         self.end_headers()
 
