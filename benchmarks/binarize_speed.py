@@ -130,7 +130,11 @@ def main() -> None:
         f"{load_after:.1f} after; {'BUSY (other work shared the CPU)' if busy else 'quiet'}"
     )
     verdict = "PASS" if wall <= TARGET_S else "FAIL"
-    print(f"{verdict}: {wall:.2f} s for {args.prompts:,} prompts (target <= {TARGET_S:.0f} s)")
+    note = ""
+    if busy and wall > TARGET_S >= cpu:
+        note = f" (its CPU time, {cpu:.2f} s, fits: the rest was waiting for a busy CPU)"
+    target = f"target <= {TARGET_S:.0f} s"
+    print(f"{verdict}: {wall:.2f} s for {args.prompts:,} prompts ({target}){note}")
 
 
 if __name__ == "__main__":
