@@ -9,6 +9,7 @@ a model too weak to decide to call a tool, and cannot loop. Real Zephyr weights 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,10 @@ def create_tool_agent(
         called = any(isinstance(m, AIMessage) and m.tool_calls for m in messages)
         return answering if after_tool or called else calling
 
-    return create_react_agent(model, list(tools), prompt=prompt)
+    with warnings.catch_warnings():
+        # LangGraph 1.x points to langchain's create_agent; this works without langchain.
+        warnings.filterwarnings("ignore", message="create_react_agent has been moved")
+        return create_react_agent(model, list(tools), prompt=prompt)
 
 
 __all__ = ["create_tool_agent"]
