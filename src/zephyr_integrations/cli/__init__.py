@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import zephyr_integrations.cli.annotate  # registers annotate up/status/down/push/pull
-import zephyr_integrations.cli.data  # noqa: F401  (registers binarize, export, report)
-from zephyr_integrations.cli import (
-    collect,  # noqa: F401  (registers collect, judge)
-    serving,  # noqa: F401  (registers serve, chat)
+# Each module registers its commands on `app` when imported.
+from zephyr_integrations.cli import (  # noqa: F401
+    annotate,  # annotate up / status / down / push / pull
+    collect,  # collect, judge
+    data,  # binarize, export, report
+    serving,  # serve, chat
 )
 from zephyr_integrations.cli.common import app
 

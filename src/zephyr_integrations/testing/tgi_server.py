@@ -508,8 +508,13 @@ class _Handler(BaseHTTPRequestHandler):
     def open_stream(self) -> None:
         self.send_response(200)
         # Chunked on a kept-alive connection, as TGI's router streams.
-        for name, value in (("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
-                            ("Transfer-Encoding", "chunked"), ("X-Accel-Buffering", "no")):  # fmt: skip
+        headers = {
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "Transfer-Encoding": "chunked",
+            "X-Accel-Buffering": "no",
+        }
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
 
