@@ -7,6 +7,7 @@ from zephyr_integrations.cli import (  # noqa: F401
     annotate,  # annotate up / status / down / push / pull
     collect,  # collect, judge
     data,  # binarize, export, report
+    quickstart,  # quickstart
     serving,  # serve, chat
 )
 from zephyr_integrations.cli.common import app
