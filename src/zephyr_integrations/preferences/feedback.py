@@ -187,7 +187,7 @@ def _parse(reply: Any) -> tuple[UltraFeedbackRatings | None, AIMessage | None, s
     if isinstance(parsed, UltraFeedbackRatings):
         return parsed, raw, ""
     reason = _describe(error)
-    if raw is not None and raw.text:
+    if raw is not None and raw.text and raw.text[:40] not in reason:
         reason += f" (reply began: {raw.text[:120]!r})"
     return None, raw, reason
 

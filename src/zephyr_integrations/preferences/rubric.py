@@ -19,12 +19,17 @@ from zephyr_integrations.preferences.records import (
     ChatTurn,
 )
 
+#: The longest rationale accepted, in characters (a constrained judge cannot ramble past it).
+MAX_RATIONALE = 300
+
 
 class AspectJudgement(BaseModel):
     """A rating of one aspect of the answer, with the reason for it."""
 
     rating: int = Field(ge=MIN_RATING, le=MAX_RATING, description="1 (worst) to 5 (best)")
-    rationale: str = Field(description="One or two sentences: why this rating")
+    rationale: str = Field(
+        max_length=MAX_RATIONALE, description="One or two sentences: why this rating"
+    )
 
 
 class UltraFeedbackRatings(BaseModel):
