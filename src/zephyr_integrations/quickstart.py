@@ -126,7 +126,7 @@ def run(
         _to_argilla(options, result, rated_rows, say)
         if not options.auto and wait_for_annotators is not None:
             wait_for_annotators(result)
-            human = _pull(options, result)
+            human = _pull(options, result, say)
             if human:
                 preference_rows, result.source = human, "human"
             else:
@@ -139,39 +139,41 @@ def run(
 def _to_argilla(
     options: QuickstartOptions, result: QuickstartResult, rows: list[CandidateRow], say: Say
 ) -> None:
-    from zephyr_integrations.argilla_stack import LocalStack
-    from zephyr_integrations.preferences.argilla.client import connect
     from zephyr_integrations.preferences.argilla.push import push_candidates
     from zephyr_integrations.preferences.argilla.templates import RatingTemplate
 
-    stack = LocalStack(_stack_config(options))
-    say("starting the local Argilla stack (the first time installs argilla-server) ...")
-    connection = stack.up()
-    client = connect(connection.api_url, connection.api_key)
+    client = _argilla_client(options, result, say)
     template = RatingTemplate.ultrafeedback(responses=options.candidates, shuffle_seed=options.seed)
-    pushed = push_candidates(
-        client,
-        rows,
-        dataset=DATASET_NAME,
-        template=template,
-        progress=False,
-    )
-    result.argilla_url = connection.api_url
+    pushed = push_candidates(client, rows, dataset=DATASET_NAME, template=template, progress=False)
     result.argilla_dataset = pushed.dataset
-    result.credentials_file = stack.credentials_file
-    say(f"logged {pushed.records} records in Argilla at {connection.api_url}")
+    say(f"logged {pushed.records} records in Argilla at {result.argilla_url}")
 
 
-def _pull(options: QuickstartOptions, result: QuickstartResult) -> list[PreferenceRow]:
+def _argilla_client(options: QuickstartOptions, result: QuickstartResult, say: Say) -> Any:
+    """The Argilla in ARGILLA_API_URL / ARGILLA_API_KEY if set, else the local stack (started)."""
     from zephyr_integrations.argilla_stack import LocalStack
-    from zephyr_integrations.preferences.argilla.aggregate import aggregate
+    from zephyr_integrations.argilla_stack.config import ExistingArgilla
     from zephyr_integrations.preferences.argilla.client import connect
+
+    existing = ExistingArgilla.from_env()
+    if existing is not None:
+        result.argilla_url = existing.api_url
+        return connect(existing.api_url, existing.api_key)
+    stack = LocalStack(_stack_config(options))
+    if not stack.status().running:
+        say("starting the local Argilla stack (the first time installs argilla-server) ...")
+    connection = stack.up()
+    result.argilla_url = connection.api_url
+    result.credentials_file = stack.credentials_file
+    return connect(connection.api_url, connection.api_key)
+
+
+def _pull(options: QuickstartOptions, result: QuickstartResult, say: Say) -> list[PreferenceRow]:
+    from zephyr_integrations.preferences.argilla.aggregate import aggregate
     from zephyr_integrations.preferences.argilla.pull import pull_dataset
 
-    connection = LocalStack(_stack_config(options)).connection()
-    client = connect(connection.api_url, connection.api_key)
-    report = aggregate(pull_dataset(client, DATASET_NAME))
-    return report.rows
+    client = _argilla_client(options, result, say)
+    return aggregate(pull_dataset(client, DATASET_NAME)).rows
 
 
 def _export(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="zephyr",
@@ -20,5 +21,6 @@ EXIT_UNAVAILABLE = 3  # a service is not there (no server, no Argilla, port in u
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print one clear line on stderr and return the `typer.Exit` to raise."""
-    err.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
+    # The message is plain text: no markup, no :emoji: codes, whatever it quotes.
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False, emoji=False)
     return typer.Exit(code=code)
