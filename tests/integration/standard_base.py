@@ -13,8 +13,9 @@ from zephyr_integrations import ChatZephyr
 from zephyr_integrations.testing import make_tiny_zephyr
 
 NEEDS_REAL_MODEL = (
-    "needs real Zephyr weights: the tiny random model cannot choose a tool or its arguments "
-    "by itself (run scripts/run_real_weights_tests.py where the weights are)"
+    "needs real Zephyr weights: the right tool and argument values (e.g. input=3) come from a "
+    "model that reads the question; the tiny random model's constrained call is schema-valid "
+    "but right only by chance (run scripts/run_real_weights_tests.py where the weights are)"
 )
 TINY_STRING_LIMIT = 24
 """Constrained JSON strings stop here on the tiny model, which never closes a string itself
