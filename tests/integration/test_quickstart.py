@@ -31,6 +31,7 @@ def test_quickstart_auto_runs_the_whole_loop(tiny_model_path: Path, tmp_path: Pa
     datasets = pytest.importorskip("datasets")
     out, argilla_dir = tmp_path / "qs", tmp_path / "argilla"
     args = ["--auto", "-o", str(out), "--model", str(tiny_model_path), "--prompts", "3"]
+    args += ["--max-tokens", "16"]
     args += ["--argilla-dir", str(argilla_dir), "--argilla-port", str(free_port())]
     try:
         run = zephyr("quickstart", *args)

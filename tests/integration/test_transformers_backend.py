@@ -302,8 +302,8 @@ def test_timeout_stops_generation_and_raises(tiny_model_path: Path) -> None:
 
 def test_prompt_longer_than_the_context_is_refused(tiny_model_path: Path) -> None:
     model = chat(tiny_model_path)
-    with pytest.raises(ValueError, match="reads at most 2048"):
-        model.invoke("paris " * 3000)
+    with pytest.raises(ValueError, match="reads at most 4096"):
+        model.invoke("paris " * 5000)
 
 
 def test_loads_from_a_local_folder_with_relative_path(
