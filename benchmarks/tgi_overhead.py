@@ -65,17 +65,21 @@ def main() -> int:
     finally:
         server.communicate("", timeout=10)
 
-    invoke_ratio = result["invoke_ms"]["chat_zephyr"] / result["invoke_ms"]["raw_client"]
+    # The stricter baseline: the raw call without the prompt-token count ChatZephyr reports.
+    inv = result["invoke_ms"]
+    raw_best = min(inv["raw_client"], inv["raw_client_no_prompt_count"])
+    invoke_ratio = inv["chat_zephyr"] / raw_best
     ttfc_gap = result["ttfc_ms"]["chat_zephyr"] - result["ttfc_ms"]["raw_client"]
     invoke_ok, ttfc_ok = invoke_ratio <= 1.10, ttfc_gap <= 2.0
     hf_ratio = result["invoke_ms"]["chat_huggingface"] / result["invoke_ms"]["chat_zephyr"]
     print("| measurement (median per call) | raw client | ChatZephyr | ChatHuggingFace | target |")
     print("|---|---:|---:|---:|---|")
-    inv, ttfc = result["invoke_ms"], result["ttfc_ms"]
+    ttfc = result["ttfc_ms"]
     print(
-        f"| invoke | {inv['raw_client']:.2f} ms | {inv['chat_zephyr']:.2f} ms | "
-        f"{inv['chat_huggingface']:.2f} ms | ChatZephyr / raw = {invoke_ratio:.3f}x <= 1.10x: "
-        f"{'PASS' if invoke_ok else 'FAIL'} |"
+        f"| invoke | {inv['raw_client']:.2f} ms ({inv['raw_client_no_prompt_count']:.2f} ms "
+        f"without prompt-token count) | {inv['chat_zephyr']:.2f} ms | "
+        f"{inv['chat_huggingface']:.2f} ms | ChatZephyr / faster raw = {invoke_ratio:.3f}x "
+        f"<= 1.10x: {'PASS' if invoke_ok else 'FAIL'} |"
     )
     print(
         f"| stream, time to first chunk | {ttfc['raw_client']:.2f} ms | "
@@ -108,6 +112,9 @@ def measure(url: str, calls: int) -> dict[str, dict[str, float]]:
     hf_chat = ChatHuggingFace(llm=endpoint)
 
     invokers: dict[str, Callable[[], object]] = {
+        "raw_client_no_prompt_count": lambda: raw.text_generation(
+            prompt, details=True, return_full_text=False, max_new_tokens=MAX_TOKENS, do_sample=False
+        ),
         "raw_client": lambda: raw.text_generation(
             prompt,
             details=True,
@@ -128,9 +135,10 @@ def measure(url: str, calls: int) -> dict[str, dict[str, float]]:
     }
     invoke: dict[str, list[float]] = {name: [] for name in invokers}
     ttfc: dict[str, list[float]] = {name: [] for name in streamers}
-    for name, call in invokers.items():  # warm up: connections, /info, tokenizers
+    for call in invokers.values():  # warm up: connections, /info, tokenizers
         call()
-        first_item_seconds(streamers[name])
+    for make in streamers.values():
+        first_item_seconds(make)
     for _ in range(calls):
         for name, call in invokers.items():
             started = time.perf_counter()
