@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -88,6 +89,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500, help="records per interleaved step")
     args = parser.parse_args()
 
+    # A SIGTERM (e.g. from `timeout`) must still run `finally`: the stack's processes outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
     data = Path(tempfile.mkdtemp(prefix="zephyr-argilla-bench-"))
     stack = LocalStack(
         StackConfig(data_dir=data, server_port=_port(), search_port=_port(), redis_port=_port())
