@@ -29,7 +29,7 @@ _headers_slot: ContextVar[dict[str, str] | None] = ContextVar("tgi_headers_slot"
 
 @contextmanager
 def capture_headers() -> Iterator[dict[str, str]]:
-    """Collect the response headers of the requests made in this context (this task only).
+    """Collect the usage headers of the responses received in this context (this task only).
 
     TGI reports the prompt's token count in ``x-prompt-tokens``; reading it from the headers
     spares asking for ``decoder_input_details`` (one parsed object per prompt token).
@@ -50,7 +50,9 @@ async def _record_headers(response: httpx.Response) -> None:
 def _record_headers_sync(response: httpx.Response) -> None:
     slot = _headers_slot.get()
     if slot is not None:
-        slot.update(response.headers)
+        value = response.headers.get(PROMPT_TOKENS_HEADER)
+        if value is not None:
+            slot[PROMPT_TOKENS_HEADER] = value
 
 
 def _hook_shared_session() -> None:
