@@ -6,7 +6,6 @@ import re
 import shlex
 from pathlib import Path
 
-import click
 import pytest
 import typer
 
@@ -42,12 +41,11 @@ def test_every_zephyr_command_in_the_readme_exists_with_its_options() -> None:
     commands = zephyr_commands()
     assert len(commands) >= 8
     root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
     for argv in commands:
         context = root.make_context("zephyr", list(argv), resilient_parsing=True)
         _, command, rest = root.resolve_command(context, list(argv))
         assert command is not None, f"README shows `zephyr {shlex.join(argv)}`: no such command"
-        if isinstance(command, click.Group):
+        if hasattr(command, "resolve_command"):  # a group: annotate
             _, command, rest = command.resolve_command(context, rest)
         known = {opt for param in command.params for opt in getattr(param, "opts", [])}
         known |= {o for p in command.params for o in getattr(p, "secondary_opts", [])}
