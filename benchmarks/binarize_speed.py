@@ -23,14 +23,14 @@ from typing import Any
 from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
 from zephyr_integrations.preferences.dataset_card import Provenance
 from zephyr_integrations.preferences.export import export
-from zephyr_integrations.preferences.records import prompt_id
+from zephyr_integrations.preferences.records import PreferenceRow, preference_row
 from zephyr_integrations.preferences.splits import DEFAULT_TEST_SIZE, make_splits
 
 TARGET_S = 5.0
 MODELS = ("gpt-4", "llama-2-70b-chat", "wizardlm-13b", "falcon-40b-instruct", "mpt-30b-chat")
 
 
-def make_rows(prompts: int, seed: int = 0) -> list[dict[str, Any]]:
+def make_rows(prompts: int, seed: int = 0) -> list[PreferenceRow]:
     """UltraFeedback-shaped rows: ~300-character prompts, 4 answers of ~1,100 characters each,
     overall scores 1-10 in steps of 0.5 (so some ties)."""
     rng = random.Random(seed)
@@ -39,22 +39,15 @@ def make_rows(prompts: int, seed: int = 0) -> list[dict[str, Any]]:
     rows = []
     for i in range(prompts):
         prompt = f"Question {i}: {filler[: rng.randint(200, 400)]}"
-        rows.append(
-            {
-                "prompt_id": prompt_id(prompt),
-                "prompt": prompt,
-                "messages": [{"role": "user", "content": prompt}],
-                "source": "ai",
-                "completions": [
-                    {
-                        "model": rng.choice(MODELS),
-                        "response": f"Answer {k} to {i}. {filler[: rng.randint(600, 1600)]}",
-                        "score": rng.randint(2, 20) / 2,
-                    }
-                    for k in range(4)
-                ],
-            }
-        )
+        answers = [
+            (
+                rng.choice(MODELS),
+                f"Answer {k} to {i}. {filler[: rng.randint(600, 1600)]}",
+                rng.randint(2, 20) / 2,
+            )
+            for k in range(4)
+        ]
+        rows.append(preference_row(prompt, answers))
     return rows
 
 

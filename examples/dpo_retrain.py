@@ -22,29 +22,24 @@ from pathlib import Path
 from zephyr_integrations.preferences.binarize import binarize
 from zephyr_integrations.preferences.dataset_card import Provenance
 from zephyr_integrations.preferences.export import export
-from zephyr_integrations.preferences.records import prompt_id
+from zephyr_integrations.preferences.records import preference_row
 from zephyr_integrations.preferences.schema import TRL_COLUMNS
 from zephyr_integrations.preferences.splits import make_splits
 
 
 def demo_dataset(folder: Path, prompts: int = 64) -> Path:
     """A small exported dataset: helpful arithmetic answers preferred to evasive ones."""
-    rows = []
-    for i in range(prompts):
-        prompt = f"What is {i} + {i + 1}?"
-        rows.append(
-            {
-                "prompt_id": prompt_id(prompt),
-                "prompt": prompt,
-                "messages": [{"role": "user", "content": prompt}],
-                "source": "ai",
-                "completions": [
-                    {"model": "helpful", "response": f"{i} + {i + 1} = {2 * i + 1}.", "score": 9.0},
-                    {"model": "evasive", "response": "I would rather not say.", "score": 2.0},
-                    {"model": "wrong", "response": f"It is {2 * i + 7}.", "score": 3.5},
-                ],
-            }
+    rows = [
+        preference_row(
+            f"What is {i} + {i + 1}?",
+            [
+                ("helpful", f"{i} + {i + 1} = {2 * i + 1}.", 9.0),
+                ("evasive", "I would rather not say.", 2.0),
+                ("wrong", f"It is {2 * i + 7}.", 3.5),
+            ],
         )
+        for i in range(prompts)
+    ]
     result = binarize(rows)
     splits = make_splits(result.pairs, test_size=0.1)
     return export(splits, folder, about=Provenance.from_result(result, test_size=0.1))

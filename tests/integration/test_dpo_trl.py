@@ -10,28 +10,23 @@ import pytest
 from zephyr_integrations.preferences.binarize import binarize
 from zephyr_integrations.preferences.dataset_card import Provenance
 from zephyr_integrations.preferences.export import export
-from zephyr_integrations.preferences.records import prompt_id
+from zephyr_integrations.preferences.records import PreferenceRow, preference_row
 from zephyr_integrations.preferences.schema import TRL_COLUMNS
 from zephyr_integrations.preferences.splits import make_splits
 
 
-def _rows(n: int) -> list[dict[str, object]]:
-    rows = []
-    for i in range(n):
-        prompt = f"what is {i} plus two?"
-        rows.append(
-            {
-                "prompt_id": prompt_id(prompt),
-                "prompt": prompt,
-                "messages": [{"role": "user", "content": prompt}],
-                "source": "ai",
-                "completions": [
-                    {"model": "good", "response": f"{i} plus two is {i + 2}.", "score": 9.0},
-                    {"model": "bad", "response": "no idea, ask someone else", "score": 2.0},
-                    {"model": "meh", "response": f"maybe {i + 3}?", "score": 4.5},
-                ],
-            }
+def _rows(n: int) -> list[PreferenceRow]:
+    rows = [
+        preference_row(
+            f"what is {i} plus two?",
+            [
+                ("good", f"{i} plus two is {i + 2}.", 9.0),
+                ("bad", "no idea, ask someone else", 2.0),
+                ("meh", f"maybe {i + 3}?", 4.5),
+            ],
         )
+        for i in range(n)
+    ]
     return rows
 
 

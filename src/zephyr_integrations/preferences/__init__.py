@@ -10,6 +10,7 @@ from zephyr_integrations.preferences.records import (
     Usage,
     from_candidates,
     mean_rating,
+    preference_row,
     prompt_id,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "Usage",
     "from_candidates",
     "mean_rating",
+    "preference_row",
     "prompt_id",
 ]

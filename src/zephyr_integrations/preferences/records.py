@@ -104,6 +104,25 @@ def mean_rating(ratings: dict[str, AspectRating]) -> float | None:
     return score if math.isfinite(score) else None
 
 
+def preference_row(
+    prompt: str,
+    completions: Iterable[tuple[str, str, float | None]],
+    *,
+    source: Literal["human", "ai"] = "ai",
+) -> PreferenceRow:
+    """A one-turn `PreferenceRow` from ``(model, response, score)`` triples."""
+    return PreferenceRow(
+        prompt_id=prompt_id(prompt),
+        prompt=prompt,
+        messages=[ChatTurn(role="user", content=prompt)],
+        completions=[
+            Completion(model=model, response=response, score=score)
+            for model, response, score in completions
+        ],
+        source=source,
+    )
+
+
 def from_candidates(rows: Iterable[CandidateRow]) -> list[PreferenceRow]:
     """Group judged candidates by prompt into `PreferenceRow`s scored by AI feedback.
 
