@@ -74,6 +74,40 @@ async def fan_out(url: str, requests: int, concurrency: int, pid: int) -> dict[s
     }
 
 
+async def floors(url: str, requests: int, concurrency: int) -> dict[str, float]:
+    """The same fan-out one layer down: huggingface_hub's client alone, then bare httpx.
+
+    They show how much of the wall time the client stack costs before ChatZephyr adds anything.
+    """
+    import httpx
+    from huggingface_hub import AsyncInferenceClient
+
+    from zephyr_integrations.backends.tgi_http import ShardedTransport
+
+    gate = asyncio.Semaphore(concurrency)
+    body = {"max_new_tokens": 8, "details": True, "return_full_text": False, "do_sample": False}
+
+    async def timed(call: Any) -> float:
+        async def one(i: int) -> None:
+            async with gate:
+                await call(i)
+
+        await call(-1)  # warm up
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(requests)))
+        return time.perf_counter() - started
+
+    hub = AsyncInferenceClient(base_url=url, timeout=60)
+    hub_s = await timed(lambda i: hub.text_generation(f"question number {i}", **body))
+    await hub.close()
+    async with httpx.AsyncClient(transport=ShardedTransport(256), timeout=60) as client:
+        payload = {"parameters": body}
+        httpx_s = await timed(
+            lambda i: client.post(f"{url}/generate", json={**payload, "inputs": f"q {i}"})
+        )
+    return {"hub_client_s": hub_s, "httpx_s": httpx_s}
+
+
 async def load(url: str, requests: int, concurrency: int) -> dict[str, Any]:
     from zephyr_integrations import ChatZephyr
 
@@ -134,6 +168,7 @@ def main() -> int:
         runs = [m["seconds"] for m in measured]
         best_run = min(measured, key=lambda m: m["seconds"])
         best = best_run["seconds"]
+        floor = asyncio.run(floors(url, args.requests, args.concurrency))
         load_result = asyncio.run(load(url, args.load_requests, args.load_concurrency))
     finally:
         server.communicate("", timeout=10)
@@ -151,6 +186,11 @@ def main() -> int:
         f"(runs {', '.join(f'{r:.3f}' for r in runs)}) | ideal {ideal:.3f} s |"
     )
     print(f"| fan-out / ideal | {ratio:.3f}x | <= 1.15x: {'PASS' if fan_ok else 'FAIL'} |")
+    print(
+        f"| the same fan-out, raw huggingface_hub AsyncInferenceClient / bare httpx | "
+        f"{floor['hub_client_s']:.3f} s ({floor['hub_client_s'] / ideal:.2f}x) / "
+        f"{floor['httpx_s']:.3f} s ({floor['httpx_s'] / ideal:.2f}x) | - |"
+    )
     print(
         f"| fan-out CPU per request (best run): client / server | "
         f"{best_run['client_cpu_ms_per_request']:.2f} ms / "
@@ -176,6 +216,7 @@ def main() -> int:
             json.dumps(
                 {
                     "fan_out_runs": measured,
+                    "floors": floor,
                     "ideal_s": ideal,
                     "ratio": ratio,
                     "load": load_result,
