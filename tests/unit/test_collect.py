@@ -28,8 +28,12 @@ def keys(found: list[dict[str, object]]) -> list[tuple[object, object, object]]:
     return [(r["prompt_id"], r["model"], r["sample"]) for r in found]
 
 
-async def test_n_candidates_from_each_model_with_its_own_parameters(tmp_path: Path) -> None:
+async def test_n_candidates_from_each_model_with_its_own_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # no Hub lookup for a local file
 
     prompts = read_prompts(prompts_file(tmp_path, ["What is DPO?", "Why?"]))
     hot = Generator(EchoChat(reported_name="m-hot"), {"temperature": 0.9, "seed": 10})
