@@ -8,7 +8,7 @@ a few steps on a small synthetic dataset exported in ultrafeedback_binarized's f
 
 ``--data`` is a folder written by ``zephyr export`` (or a Hub dataset id). TRL is given the
 ``chosen``/``rejected`` columns only (conversational, implicit prompt), as the alignment handbook
-does: the string ``prompt`` column next to conversational ``chosen`` makes TRL raise TypeError.
+does: the string ``prompt`` column next to conversational ``chosen`` makes TRL raise an error.
 """
 
 from __future__ import annotations
