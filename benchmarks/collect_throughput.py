@@ -16,23 +16,12 @@ import argparse
 import asyncio
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-SERVER = """
-import sys
-from zephyr_integrations.testing.scripted_backend import ScriptedBackend
-from zephyr_integrations.testing.tgi_server import TGIServer
-server = TGIServer(ScriptedBackend(model="scripted"), max_concurrent_requests=4096)
-server.latency = float(sys.argv[1])
-server.start()
-print(server.url, flush=True)
-sys.stdin.read()
-server.stop()
-"""
+from zephyr_integrations.testing.server_process import scripted_server_process
 
 SAMPLES = 4
 
@@ -97,24 +86,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(args.latency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     collect_runs: list[float] = []
     abatch_runs: list[float] = []
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
+    with scripted_server_process(args.latency) as server:
+        url = server.url
         with tempfile.TemporaryDirectory() as folder:
             for _ in range(args.repeats):  # interleaved, so load from others hits both alike
                 seconds, _ = run_collect(url, args.candidates, args.concurrency, Path(folder))
                 collect_runs.append(seconds)
                 abatch_runs.append(run_abatch(url, args.candidates, args.concurrency))
-    finally:
-        server.communicate("", timeout=30)
 
     ideal = math.ceil(args.candidates / args.concurrency) * args.latency
     best_collect, best_abatch = min(collect_runs), min(abatch_runs)

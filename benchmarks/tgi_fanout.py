@@ -18,23 +18,12 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-SERVER = """
-import sys, time
-from zephyr_integrations.testing.scripted_backend import ScriptedBackend
-from zephyr_integrations.testing.tgi_server import TGIServer
-server = TGIServer(ScriptedBackend(model="scripted"), max_concurrent_requests=4096)
-server.latency = float(sys.argv[1])
-server.start()
-print(server.url, flush=True)
-sys.stdin.read()
-server.stop()
-"""
+from zephyr_integrations.testing.server_process import scripted_server_process
 
 
 def server_cpu_seconds(pid: int) -> float:
@@ -151,15 +140,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(args.latency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
+    with scripted_server_process(args.latency) as server:
+        url = server.url
         ideal = math.ceil(args.requests / args.concurrency) * args.latency
         measured = [
             asyncio.run(fan_out(url, args.requests, args.concurrency, server.pid))
@@ -170,8 +152,6 @@ def main() -> int:
         best = best_run["seconds"]
         floor = asyncio.run(floors(url, args.requests, args.concurrency))
         load_result = asyncio.run(load(url, args.load_requests, args.load_concurrency))
-    finally:
-        server.communicate("", timeout=10)
 
     ratio = best / ideal
     load_average = os.getloadavg()[0]

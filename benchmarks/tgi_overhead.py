@@ -18,22 +18,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-SERVER = """
-import sys
-from zephyr_integrations.testing.scripted_backend import ScriptedBackend
-from zephyr_integrations.testing.tgi_server import TGIServer
-server = TGIServer(ScriptedBackend(model="scripted"), model_id="HuggingFaceH4/zephyr-7b-beta")
-server.start()
-print(server.url, flush=True)
-sys.stdin.read()
-server.stop()
-"""
+from zephyr_integrations.testing.server_process import scripted_server_process
+
 QUESTION = "What is direct preference optimization, in one sentence?"
 MAX_TOKENS = 8
 
@@ -55,15 +46,8 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        result = measure(url, args.calls)
-    finally:
-        server.communicate("", timeout=10)
+    with scripted_server_process(model_id="HuggingFaceH4/zephyr-7b-beta") as server:
+        result = measure(server.url, args.calls)
 
     # The stricter baseline: the raw call without the prompt-token count ChatZephyr reports.
     inv = result["invoke_ms"]

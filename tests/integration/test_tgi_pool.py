@@ -127,3 +127,18 @@ async def test_without_the_header_prompt_tokens_come_from_tokenize(
     assert reply.usage_metadata == expected.usage_metadata
     assert [r for r in scripted.requests if r.path == "/tokenize"]
     await chat._backend.aclose()  # type: ignore[attr-defined]
+
+
+def test_scripted_server_process_serves_and_stops() -> None:
+    import os
+
+    from huggingface_hub import InferenceClient
+
+    from zephyr_integrations.testing.server_process import scripted_server_process
+
+    with scripted_server_process(model_id="zephyr-in-a-process") as server:
+        assert server.pid != os.getpid()
+        client = InferenceClient(base_url=server.url, timeout=30)
+        assert client.text_generation("echo me", max_new_tokens=4) == "echo me"
+        pid = server.pid
+    assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped
