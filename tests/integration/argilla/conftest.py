@@ -1,23 +1,5 @@
-from __future__ import annotations
+"""The shared local Argilla stack (see tests/integration/argilla/stack_fixture.py)."""
 
-from collections.abc import Iterator
-from typing import Any
+from tests.integration.argilla.stack_fixture import argilla_stack, owner
 
-import pytest
-
-from tests.integration.argilla import stack_fixture
-from zephyr_integrations.argilla_stack import Connection, LocalStack
-
-
-@pytest.fixture(scope="session")
-def argilla_stack() -> Iterator[tuple[LocalStack, Connection]]:
-    yield stack_fixture.acquire()
-    stack_fixture.release()
-
-
-@pytest.fixture(scope="session")
-def owner(argilla_stack: tuple[LocalStack, Connection]) -> Any:
-    from zephyr_integrations.preferences.argilla.client import connect
-
-    _, connection = argilla_stack
-    return connect(connection.api_url, connection.api_key)
+__all__ = ["argilla_stack", "owner"]

@@ -1,7 +1,8 @@
 """One local Argilla stack per test session, shared by tests/integration/argilla and tests/e2e.
 
-Each folder's conftest has a session fixture that acquires it; the stack starts on the first
-acquire and stops (by its recorded PIDs) when the last holder releases it at session end.
+Each folder's conftest imports the session fixtures below, so each folder holds the stack once;
+it starts on the first acquire and stops (by its recorded PIDs) when the last holder releases it
+at session end.
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from zephyr_integrations.argilla_stack import Connection, LocalStack, StackConfig
 
@@ -42,3 +47,18 @@ def release() -> None:
         assert isinstance(stack, LocalStack)
         stack.down()
         shutil.rmtree(stack.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def argilla_stack() -> Iterator[tuple[LocalStack, Connection]]:
+    yield acquire()
+    release()
+
+
+@pytest.fixture(scope="session")
+def owner(argilla_stack: tuple[LocalStack, Connection]) -> Any:
+    """An SDK client signed in as the stack's owner."""
+    from zephyr_integrations.preferences.argilla.client import connect
+
+    _, connection = argilla_stack
+    return connect(connection.api_url, connection.api_key)
