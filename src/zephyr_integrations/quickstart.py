@@ -88,19 +88,21 @@ def run(
     from zephyr_integrations.preferences.collect import Generator, collect
     from zephyr_integrations.preferences.feedback import judge
     from zephyr_integrations.preferences.prompts import read_prompts
+    from zephyr_integrations.preferences.rows import read_candidates
 
     folder = options.output
-    folder.mkdir(parents=True, exist_ok=True)
     result = QuickstartResult(folder=folder, model=options.model or default_model())
-    say(f"model: {result.model}")
-
-    prompts = read_prompts(bundled_prompts()).prompts[: options.prompts]
+    # Built first: a model folder that does not exist is refused before anything is written.
     llm = ChatZephyr(
         model_name=result.model,
         temperature=options.temperature,
         max_new_tokens=options.max_tokens,
         seed=options.seed,
     )
+    judge_model = ChatZephyr(model_name=result.model, temperature=0, max_new_tokens=1024)
+    say(f"model: {result.model}")
+    prompts = read_prompts(bundled_prompts()).prompts[: options.prompts]
+    folder.mkdir(parents=True, exist_ok=True)
     result.candidates = folder / "candidates.jsonl"
     say(f"collecting {options.candidates} answers to each of {len(prompts)} prompts ...")
     collected = collect(
@@ -113,11 +115,10 @@ def run(
     if collected.failures:
         raise RuntimeError(f"collecting failed: {collected.failures[0]}")
 
-    judge_model = ChatZephyr(model_name=result.model, temperature=0, max_new_tokens=1024)
     result.rated = folder / "rated.jsonl"
     say("rating every answer on UltraFeedback's four aspects (AI feedback) ...")
     judged = judge(result.candidates, judge_model, result.rated, label="ai-feedback", concurrency=2)
-    rated_rows = _read_jsonl(result.rated)
+    rated_rows = [candidate.row for candidate in read_candidates(result.rated)[0]]
     if judged.failures:
         say(f"{len(judged.failures)} judge replies did not parse; those answers stay unscored")
 
@@ -215,10 +216,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _read_jsonl(path: Path) -> list[CandidateRow]:
-    import json
-
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]

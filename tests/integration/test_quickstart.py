@@ -79,3 +79,11 @@ def test_quickstart_refuses_bad_options_in_one_line(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "candidates" in run.stderr
     assert not (tmp_path / "qs").exists()
+
+
+def test_quickstart_with_a_missing_model_folder_writes_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    run = zephyr("quickstart", "--auto", "--model", str(missing), "-o", str(tmp_path / "qs"))
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "no-such-model" in run.stderr
+    assert not (tmp_path / "qs").exists()
