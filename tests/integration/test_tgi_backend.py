@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from huggingface_hub.errors import GenerationError, OverloadedError, UnknownError, ValidationError
 from langchain_core.messages import AIMessage
 
 from zephyr_integrations import ChatZephyr
-from zephyr_integrations.backends.tgi import PromptTooLongError, TGIConnectionError, TGIError
+from zephyr_integrations.backends.tgi import PromptTooLongError
 from zephyr_integrations.backends.transformers import TransformersBackend
+from zephyr_integrations.errors import (
+    ZephyrConnectionError,
+    ZephyrGenerationError,
+    ZephyrOverloadedError,
+    ZephyrResponseError,
+    ZephyrValidationError,
+)
 from zephyr_integrations.testing.scripted_backend import ScriptedBackend
 from zephyr_integrations.testing.tgi_server import TGIServer
 
@@ -173,19 +179,19 @@ def test_overload_is_retried_with_backoff(scripted: TGIServer) -> None:
 
 def test_retries_are_bounded(scripted: TGIServer) -> None:
     scripted.fail_next(10, status=429)
-    with pytest.raises(OverloadedError):
+    with pytest.raises(ZephyrOverloadedError):
         tgi(scripted, max_retries=1, backend_kwargs={"backoff": 0.01}).invoke("hello")
     assert len(generation_requests(scripted)) == 2
     scripted.reset_faults()
     scripted.fail_next(10, status=503)
-    with pytest.raises(UnknownError, match="not ready"):
+    with pytest.raises(ZephyrOverloadedError, match="not ready"):
         tgi(scripted, max_retries=2, backend_kwargs={"backoff": 0.01}).invoke("hello")
     assert len(generation_requests(scripted)) == 5
 
 
 def test_validation_errors_are_raised_at_once_with_the_server_message() -> None:
     with TGIServer(ScriptedBackend(), max_input_tokens=30, max_total_tokens=40) as server:
-        with pytest.raises(ValidationError, match="max_new_tokens"):
+        with pytest.raises(ZephyrValidationError, match="max_new_tokens"):
             tgi(server, max_tokens=39).invoke("hello")
         assert len(generation_requests(server)) == 1
 
@@ -196,7 +202,7 @@ def test_refused_connection_names_the_url() -> None:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     chat = ChatZephyr(backend="tgi", base_url=url, max_retries=1, backend_kwargs={"backoff": 0.01})
-    with pytest.raises(TGIConnectionError, match=f"127.0.0.1:{port}"):
+    with pytest.raises(ZephyrConnectionError, match=f"127.0.0.1:{port}"):
         chat.invoke("hi")
 
 
@@ -210,14 +216,14 @@ def test_timeout_is_honoured(scripted: TGIServer) -> None:
 
 def test_error_event_inside_a_200_stream_is_raised(scripted: TGIServer) -> None:
     scripted.stream_error_after(2, "CUDA out of memory", "generation")
-    with pytest.raises(GenerationError, match="CUDA out of memory"):
+    with pytest.raises(ZephyrGenerationError, match="CUDA out of memory"):
         list(tgi(scripted).stream("one two three four five"))
 
 
 def test_cut_stream_raises_and_never_hangs(scripted: TGIServer) -> None:
     scripted.cut_stream_after(2)
     started = time.perf_counter()
-    with pytest.raises(TGIError, match="cut"):
+    with pytest.raises(ZephyrResponseError, match="cut"):
         list(tgi(scripted, timeout=5).stream("one two three four five six"))
     assert time.perf_counter() - started < 5
 
@@ -252,7 +258,7 @@ def test_api_key_is_sent_and_never_shown(
     assert SECRET not in str(chat.model_dump())
     assert SECRET not in caplog.text
     scripted.fail_next(1, status=503)
-    with pytest.raises(UnknownError) as error:
+    with pytest.raises(ZephyrOverloadedError) as error:
         tgi(scripted, api_key=SECRET, max_retries=0).invoke("hi")
     assert SECRET not in str(error.value)
 

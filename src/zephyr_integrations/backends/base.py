@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from zephyr_integrations.errors import ZephyrValidationError
+
 FinishReason = Literal["eos_token", "stop_sequence", "length"]
 """Why generation ended, in TGI's words: the model's end-of-sequence token, a stop sequence,
 or the ``max_new_tokens`` budget."""
@@ -21,7 +23,7 @@ MAX_NEW_TOKENS_LIMIT = 1_048_576
 MAX_STOP_SEQUENCES = 64
 
 
-class InvalidParameterError(ValueError):
+class InvalidParameterError(ZephyrValidationError):
     """A generation parameter outside the range a model can honour."""
 
     def __init__(self, name: str, value: object, expected: str) -> None:
@@ -29,7 +31,7 @@ class InvalidParameterError(ValueError):
         self.name = name
 
 
-class GrammarError(ValueError):
+class GrammarError(ZephyrValidationError):
     """A grammar (JSON schema or regex) that cannot be compiled into constrained decoding."""
 
 

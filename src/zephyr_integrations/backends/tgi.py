@@ -16,16 +16,11 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from huggingface_hub import AsyncInferenceClient, InferenceClient
-from huggingface_hub.errors import (
-    HfHubHTTPError,
-    InferenceTimeoutError,
-    TextGenerationError,
-)
 from pydantic import SecretStr
 
 from zephyr_integrations.backends.base import (
@@ -40,8 +35,7 @@ from zephyr_integrations.backends.tgi_errors import (
     PromptTooLongError,
     TGIConnectionError,
     TGIError,
-    retryable,
-    server_message,
+    translate,
 )
 from zephyr_integrations.backends.tgi_http import (
     DEFAULT_MAX_CONNECTIONS,
@@ -52,6 +46,9 @@ from zephyr_integrations.backends.tgi_http import (
 )
 from zephyr_integrations.backends.tgi_info import TGIInfo, fetch_info
 from zephyr_integrations.backends.tgi_stream import StreamState, guard_async, guard_sync
+from zephyr_integrations.errors import ZephyrError
+
+__all__ = ["PromptTooLongError", "TGIBackend", "TGIConnectionError", "TGIError"]
 
 T = TypeVar("T")
 TGI_MAX_STOP = 4
@@ -164,7 +161,7 @@ class TGIBackend:
                 )
             )
             state = StreamState(self, request.prompt, request.params)
-            for event in guard_sync(events):
+            for event in guard_sync(events, self.base_url, self.timeout):
                 yield from state.feed(event)
                 if state.stopped_here:
                     break
@@ -179,7 +176,7 @@ class TGIBackend:
                 lambda: client.text_generation(request.prompt, stream=True, details=True, **kwargs)
             )
             state = StreamState(self, request.prompt, request.params)
-            async for event in guard_async(events):
+            async for event in guard_async(events, self.base_url, self.timeout):
                 for delta in state.feed(event):
                     yield delta
                 if state.stopped_here:
@@ -337,8 +334,8 @@ class TGIBackend:
                 return fn()
             except Exception as exc:
                 error = self._translate(exc)
-                if not retryable(exc) or attempt == self.max_retries:
-                    raise error from exc
+                if not error.retryable or attempt == self.max_retries:
+                    _raise(error, exc)
                 time.sleep(self._delay(attempt))
         raise AssertionError("unreachable")
 
@@ -348,8 +345,8 @@ class TGIBackend:
                 return await fn()
             except Exception as exc:
                 error = self._translate(exc)
-                if not retryable(exc) or attempt == self.max_retries:
-                    raise error from exc
+                if not error.retryable or attempt == self.max_retries:
+                    _raise(error, exc)
                 await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")
 
@@ -357,19 +354,16 @@ class TGIBackend:
         ceiling = min(self.max_backoff, self.backoff * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)  # exponential backoff with jitter
 
-    def _translate(self, exc: Exception) -> Exception:
-        if isinstance(exc, httpx.ConnectError | ConnectionError):
-            return TGIConnectionError(f"could not connect to TGI at {self.base_url}: {exc}")
-        if isinstance(exc, InferenceTimeoutError | httpx.TimeoutException | asyncio.TimeoutError):
-            return TimeoutError(
-                f"TGI at {self.base_url} did not answer within timeout={self.timeout} s"
-            )
-        if isinstance(exc, TextGenerationError):
-            return exc
-        if isinstance(exc, HfHubHTTPError):
-            status = exc.response.status_code if exc.response is not None else None
-            return TGIError(f"TGI at {self.base_url} answered {status}: {server_message(exc)}")
-        return exc
+    def _translate(self, exc: Exception) -> ZephyrError:
+        return translate(exc, self.base_url, self.timeout)
+
+
+def _raise(error: ZephyrError, cause: Exception) -> NoReturn:
+    """Raise ``error``; chained to ``cause`` unless it is the same exception (never its own
+    cause, which would make the cause chain endless)."""
+    if error is cause:
+        raise error
+    raise error from cause
 
 
 def _header_int(headers: dict[str, str], name: str) -> int | None:

@@ -1,46 +1,76 @@
-"""What can go wrong talking to TGI: the errors the backend raises, and which faults are retried."""
+"""What can go wrong talking to TGI, translated into the project's error family."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
-from huggingface_hub.errors import HfHubHTTPError, OverloadedError
+from huggingface_hub.errors import (
+    GenerationError,
+    HfHubHTTPError,
+    IncompleteGenerationError,
+    InferenceTimeoutError,
+    OverloadedError,
+    TextGenerationError,
+    ValidationError,
+)
 
-RETRY_STATUS = frozenset({429, 503})
+from zephyr_integrations.errors import (
+    ZephyrConnectionError,
+    ZephyrError,
+    ZephyrResponseError,
+    ZephyrTimeoutError,
+    ZephyrTransientResponseError,
+    ZephyrValidationError,
+    server_error,
+)
+
+TGIError = ZephyrError
+"""Kept for existing ``except TGIError`` clauses: every TGI failure is a `ZephyrError`."""
+TGIConnectionError = ZephyrConnectionError
 
 
-class TGIError(RuntimeError):
-    """TGI answered with an error (its message and error_type are kept)."""
-
-
-class TGIConnectionError(ConnectionError):
-    """The TGI server could not be reached."""
-
-
-class PromptTooLongError(ValueError):
+class PromptTooLongError(ZephyrValidationError):
     """The prompt has more tokens than the server accepts."""
 
 
-def retryable(exc: BaseException) -> bool:
-    if isinstance(exc, OverloadedError | httpx.ConnectError | ConnectionRefusedError):
-        return True
-    return http_status(exc) in RETRY_STATUS
+_HUB_ERROR_TYPES: tuple[tuple[type[Exception], str], ...] = (
+    (ValidationError, "validation"),
+    (GenerationError, "generation"),
+    (OverloadedError, "overloaded"),
+    (IncompleteGenerationError, "incomplete_generation"),
+)
 
 
-def http_status(exc: BaseException | None) -> int | None:
-    """The HTTP status behind an error (huggingface_hub chains TGI errors to the HTTP one)."""
-    while exc is not None:
-        response = getattr(exc, "response", None)
-        if isinstance(exc, HfHubHTTPError) and response is not None:
-            return int(response.status_code)
-        exc = exc.__cause__
-    return None
+def translate(exc: BaseException, url: str, timeout: float) -> ZephyrError:
+    """The project error for ``exc``, raised while talking to the server at ``url``."""
+    if isinstance(exc, ZephyrError):
+        return exc
+    if isinstance(exc, httpx.ConnectError | ConnectionError):
+        reason = str(exc).removeprefix("[Errno 111] ")
+        return ZephyrConnectionError(f"could not connect to {url} ({reason})", url=url)
+    if isinstance(exc, InferenceTimeoutError | httpx.TimeoutException | asyncio.TimeoutError):
+        return ZephyrTimeoutError(f"{url} did not answer within timeout={timeout} s", url=url)
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return ZephyrTransientResponseError(f"the answer from {url} was cut: {exc}", url=url)
+    # huggingface_hub chains a TGI error to the HTTP error that carried it (one link only).
+    response = getattr(exc, "response", None) or getattr(exc.__cause__, "response", None)
+    status = int(response.status_code) if response is not None else None
+    if isinstance(exc, TextGenerationError):
+        error_type = next((kind for cls, kind in _HUB_ERROR_TYPES if isinstance(exc, cls)), None)
+        message = str(exc).splitlines()[0]
+        return server_error(url, status, {"error": message, "error_type": error_type})
+    if isinstance(exc, HfHubHTTPError | httpx.HTTPStatusError) and response is not None:
+        return server_error(url, status, _body(response))
+    return ZephyrResponseError(f"the answer from {url} could not be read: {exc!r}", url=url)
 
 
-def server_message(exc: HfHubHTTPError) -> str:
+def _body(response: Any) -> Any:
     try:
-        body = exc.response.json()
-        if isinstance(body, dict) and "error" in body:
-            return str(body["error"])
+        return response.json()
     except Exception:
-        pass
-    return str(exc).splitlines()[0]
+        try:
+            return response.text
+        except Exception:
+            return ""

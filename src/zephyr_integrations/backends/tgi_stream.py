@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from zephyr_integrations.backends.base import Generation, GenerationParams, TextDelta
 from zephyr_integrations.backends.stops import StopStreamer
-from zephyr_integrations.backends.tgi_errors import TGIError
+from zephyr_integrations.backends.tgi_errors import translate
+from zephyr_integrations.errors import ZephyrGenerationError
 
 if TYPE_CHECKING:
     from zephyr_integrations.backends.tgi import TGIBackend
@@ -72,9 +71,10 @@ class StreamState:
 
     def finish(self) -> Iterator[TextDelta]:
         if self.generation is None:
-            raise TGIError(
+            raise ZephyrGenerationError(
                 f"the stream from {self.backend.base_url} ended before its final event "
-                "(the connection was cut)"
+                "(the connection was cut)",
+                url=self.backend.base_url,
             )
         tail = self.streamer.flush()
         if tail:
@@ -82,16 +82,23 @@ class StreamState:
         yield TextDelta(generation=self.generation)
 
 
-def guard_sync(events: Iterator[Any]) -> Iterator[Any]:
+def guard_sync(events: Iterator[Any], url: str, timeout: float) -> Iterator[Any]:
+    """The events, with any failure while reading them raised as a project error."""
     try:
         yield from events
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise TGIError(f"the stream was cut mid-way: {exc}") from exc
+    except Exception as exc:
+        error = translate(exc, url, timeout)
+        if error is exc:
+            raise
+        raise error from exc
 
 
-async def guard_async(events: Any) -> AsyncIterator[Any]:
+async def guard_async(events: Any, url: str, timeout: float) -> AsyncIterator[Any]:
     try:
         async for event in events:
             yield event
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise TGIError(f"the stream was cut mid-way: {exc}") from exc
+    except Exception as exc:
+        error = translate(exc, url, timeout)
+        if error is exc:
+            raise
+        raise error from exc
