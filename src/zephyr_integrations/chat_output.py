@@ -54,7 +54,10 @@ def split_tool_calls(
     return parse_tool_calls(generation.text, names)
 
 
-def usage(generation: Generation) -> UsageMetadata:
+def usage(generation: Generation) -> UsageMetadata | None:
+    """Token usage; left out when the backend could not count the prompt's tokens."""
+    if generation.prompt_tokens is None:
+        return None
     return UsageMetadata(
         input_tokens=generation.prompt_tokens,
         output_tokens=generation.completion_tokens,

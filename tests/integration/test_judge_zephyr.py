@@ -74,7 +74,9 @@ def test_chat_zephyr_judges_over_tgi(server: TGIServer, tmp_path: Path) -> None:
     assert (failure.where, failure.model, failure.sample) == ("row 2", "gen", 2)
     assert failure.error.startswith("judge judge-7b: the reply did not parse")
     assert "less than or equal to 5" in rows[2]["judge_error"]
-    grammars = [r.body["parameters"].get("grammar") for r in server.requests if r.path == "/"]
+    grammars = [
+        r.body["parameters"].get("grammar") for r in server.requests if r.path == "/generate"
+    ]
     assert grammars and all(g is not None for g in grammars)  # the schema went to the server
 
 

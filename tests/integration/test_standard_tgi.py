@@ -37,4 +37,7 @@ class TestChatZephyrTGI(ZephyrStandardTests):
             "backend": "tgi",
             "base_url": _SERVER["server"].url,
             "max_string_length": TINY_STRING_LIMIT,
+            # The server's default budget is its whole context (4,000 tokens of a random model,
+            # minutes on a loaded CPU): more than `timeout`, a deadline for the whole call.
+            "max_tokens": 128,
         }

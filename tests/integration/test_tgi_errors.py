@@ -85,7 +85,7 @@ def test_the_url_is_named_once_and_the_builtins_still_catch() -> None:
         chat(url).invoke("hi")
     assert isinstance(error.value, ZephyrConnectionError)
     assert str(error.value).count(url.removeprefix("http://")) == 1
-    assert error.value.url == url
+    assert error.value.url is not None and error.value.url.startswith(url)
 
 
 def test_authentication_is_its_own_kind() -> None:
@@ -104,6 +104,6 @@ def test_errors_survive_pickling(server: TGIServer) -> None:
     assert type(copy) is type(error.value)
     assert (str(copy), copy.url, copy.status) == (
         str(error.value),
-        server.url,
+        f"{server.url}/generate",
         429,
     )

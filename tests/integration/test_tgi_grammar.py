@@ -38,7 +38,7 @@ def test_tgi_backend_sends_the_grammar_and_the_server_passes_it_on() -> None:
     with TGIServer(backend) as server:
         llm = ChatZephyr(backend="tgi", base_url=server.url)
         assert llm.with_structured_output(SCHEMA).invoke("Weather?") == {"city": "Paris", "days": 3}
-        body = next(r.body for r in reversed(server.requests) if r.path == "/")
+        body = next(r.body for r in reversed(server.requests) if r.path == "/generate")
     assert body["parameters"]["grammar"] == {"type": "json", "value": SCHEMA}
     grammar = backend.requests[-1].params.grammar
     assert grammar is not None and grammar.schema == SCHEMA

@@ -135,7 +135,8 @@ class Generation:
 
     text: str
     finish_reason: FinishReason
-    prompt_tokens: int
+    prompt_tokens: int | None
+    """``None`` only when a remote server gives no count and none can be made locally."""
     completion_tokens: int
     model: str
     stop_sequence: str | None = None

@@ -1,58 +1,57 @@
-"""The Text Generation Inference backend, on huggingface_hub's (Async)InferenceClient.
+"""The Text Generation Inference backend, on the project's remote layer.
 
 The prompt is rendered client-side (the exact Zephyr format) and sent to TGI's native
-``text_generation`` route with ``details=True``, so token counts and finish reasons are exact.
-Parameters are shaped the way TGI validates them; transient faults (429, 503, refused
-connections) are retried with exponential backoff and jitter.
+``/generate`` and ``/generate_stream`` routes with ``details: true``, so token counts and finish
+reasons are exact. This module only shapes requests and reads answers (`tgi_wire`); pooling,
+deadlines, retries and error translation live in `remote`.
+
+Prompt token counts come from TGI's ``x-prompt-tokens`` header (non-stream, TGI >= 1.4) or the
+stream's ``input_length`` (TGI >= 2.3), else from ``/tokenize`` (TGI >= 1.4), else from the
+tokenizer of the served model when it is available locally (``/info``'s ``model_id`` as a local
+folder or a cached Hub id); failing all of these, ``prompt_tokens`` is left out (``None``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-import threading
-import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
-from functools import partial
-from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
+import functools
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
-import httpx
-from huggingface_hub import AsyncInferenceClient, InferenceClient
 from pydantic import SecretStr
 
 from zephyr_integrations.backends.base import (
-    FinishReason,
     Generation,
     GenerationParams,
     GenerationRequest,
     TextDelta,
 )
-from zephyr_integrations.backends.stops import cut_at_stop
-from zephyr_integrations.backends.tgi_errors import (
-    PromptTooLongError,
-    TGIConnectionError,
-    TGIError,
-    translate,
-)
-from zephyr_integrations.backends.tgi_http import (
+from zephyr_integrations.backends.remote import (
     DEFAULT_MAX_CONNECTIONS,
-    PROMPT_TOKENS_HEADER,
-    SessionInferenceClient,
-    capture_headers,
-    new_async_session,
+    Deadline,
+    RemoteClient,
+    RemoteOptions,
 )
-from zephyr_integrations.backends.tgi_info import TGIInfo, fetch_info
-from zephyr_integrations.backends.tgi_stream import StreamState, guard_async, guard_sync
-from zephyr_integrations.errors import ZephyrError
+from zephyr_integrations.backends.remote_loops import iterate_sync, run_sync
+from zephyr_integrations.backends.stops import cut_at_stop
+from zephyr_integrations.backends.tgi_errors import PromptTooLongError, TGIConnectionError, TGIError
+from zephyr_integrations.backends.tgi_info import TGIInfo
+from zephyr_integrations.backends.tgi_stream import StreamState
+from zephyr_integrations.backends.tgi_wire import (
+    PROMPT_TOKENS_HEADER,
+    Outcome,
+    parameters,
+    read_generation,
+)
+from zephyr_integrations.errors import ZephyrModelNotFoundError
 
 __all__ = ["PromptTooLongError", "TGIBackend", "TGIConnectionError", "TGIError"]
 
-T = TypeVar("T")
 TGI_MAX_STOP = 4
-_HF_HOSTS = ("huggingface.co", "hf.co", "endpoints.huggingface.cloud", "hf.space")
+logger = logging.getLogger(__name__)
 
 
 class TGIBackend:
@@ -61,11 +60,14 @@ class TGIBackend:
     Args:
         model: the model's name for metadata; by default the server's ``/info`` ``model_id``.
         base_url: the server, e.g. ``http://127.0.0.1:8080``.
-        api_key: sent as a bearer token. Without it no token is sent to a server that is not
-            the Hugging Face API, not even one saved by ``huggingface-cli login``.
-        timeout: seconds to wait for the server (huggingface_hub waits forever by default).
-        max_retries: retries of 429, 503 and refused connections.
+        api_key: sent as a bearer token; nothing is sent without it (no saved Hub token).
+        timeout: seconds a whole call may take, streams included (a per-call ``timeout`` in
+            the request's parameters overrides it).
+        max_retries: retries of transient failures (refused connections, 429, 503, overload
+            events before the first token, cut answers).
         truncate: cut over-long prompts server-side (keeping their end) instead of refusing.
+        backoff, max_backoff: the first retry's wait (doubling, with jitter) and its ceiling;
+            a server's ``Retry-After`` is honoured.
         max_connections: HTTP connections kept to the server for concurrent async calls.
     """
 
@@ -85,302 +87,248 @@ class TGIBackend:
         max_backoff: float = 8.0,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        self.base_url = _check_url(base_url)
-        self.api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        if not isinstance(timeout, int | float) or timeout <= 0:
-            raise ValueError(f"timeout={timeout!r} is invalid: expected a positive number")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries={max_retries!r} is invalid: expected an integer >= 0")
-        if not isinstance(max_connections, int) or max_connections < 1:
-            raise ValueError(
-                f"max_connections={max_connections!r} is invalid: expected an integer >= 1"
-            )
-        self.timeout = float(timeout)
-        self.max_connections = max_connections
-        self.max_retries = max_retries
-        self.truncate = truncate
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._model = model
-        self._info: TGIInfo | None = None
-        self._info_lock = threading.Lock()
-        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
+        self.options = RemoteOptions(
+            base_url=base_url,
+            api_key=SecretStr(api_key) if isinstance(api_key, str) else api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_connections=max_connections,
         )
+        self.truncate = truncate
+        self._model = model
+        self._remote = RemoteClient(self.options)
+        self._info: TGIInfo | None = None
+        self._info_task: asyncio.Task[TGIInfo] | None = None
+        self._has_tokenize = True
+        self._local_tokenizer: Any = None
 
     def __repr__(self) -> str:
-        key = "'**********'" if self.api_key else "None"
+        key = "'**********'" if self.options.api_key else "None"
         return f"TGIBackend(base_url={self.base_url!r}, api_key={key}, timeout={self.timeout})"
 
-    # -- server facts -----------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"options": self.options, "truncate": self.truncate, "model": self._model}
 
-    def _headers(self) -> dict[str, str | None]:
-        if self.api_key is not None:
-            return {"authorization": f"Bearer {self.api_key.get_secret_value()}"}
-        host = urlsplit(self.base_url).hostname or ""
-        if host.endswith(_HF_HOSTS):
-            return {}
-        # huggingface_hub would otherwise add the locally saved token; None removes the header.
-        return {"authorization": None}
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        options: RemoteOptions = state["options"]
+        self.__init__(  # type: ignore[misc]
+            state["model"],
+            base_url=options.base_url,
+            api_key=options.api_key,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+            truncate=state["truncate"],
+            backoff=options.backoff,
+            max_backoff=options.max_backoff,
+            max_connections=options.max_connections,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.options.base_url
+
+    @property
+    def api_key(self) -> SecretStr | None:
+        return self.options.api_key
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self.options.max_retries
+
+    # -- server facts -------------------------------------------------------------------------
 
     @property
     def info(self) -> TGIInfo:
-        """The server's ``/info``, read once (concurrent first calls wait for one request)."""
+        """The server's ``/info``, read once (retried like any call, within ``timeout``)."""
         if self._info is None:
-            with self._info_lock:
-                if self._info is None:
-                    self._info = self._call(
-                        lambda: fetch_info(self.base_url, self._plain_headers(), self.timeout)
-                    )
+            run_sync(self._ainfo(self._remote.deadline()))
+        assert self._info is not None
         return self._info
-
-    def _plain_headers(self) -> dict[str, str]:
-        return {k: v for k, v in self._headers().items() if v is not None}
 
     @property
     def model_name(self) -> str:
         return self._model or self.info.model_id
 
-    # -- generation -------------------------------------------------------------------------
+    async def _ainfo(self, deadline: Deadline) -> TGIInfo:
+        if self._info is not None:
+            return self._info
+        loop = asyncio.get_running_loop()
+        task = self._info_task
+        if task is None or task.get_loop() is not loop or task.done():
+            task = self._info_task = loop.create_task(self._fetch_info(deadline))
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._info_task = None
+
+    async def _fetch_info(self, deadline: Deadline) -> TGIInfo:
+        reply = await self._remote.request_json("GET", "/info", deadline=deadline)
+        self._info = TGIInfo.from_json(self.base_url, reply.body)
+        return self._info
+
+    async def _count_tokens(self, prompt: str, deadline: Deadline) -> int | None:
+        """The server's count of ``prompt``'s tokens (``POST /tokenize``), else the local
+        tokenizer's, else ``None``."""
+        if self._has_tokenize:
+            body = {"inputs": prompt}
+            try:
+                reply = await self._remote.request_json(
+                    "POST", "/tokenize", body, deadline=deadline
+                )
+            except ZephyrModelNotFoundError:  # 404: TGI < 1.4 has no /tokenize
+                self._has_tokenize = False
+            else:
+                if isinstance(reply.body, list):
+                    return len(reply.body)
+                self._has_tokenize = False
+        return await deadline.within(asyncio.to_thread(self._count_locally, prompt))
+
+    def _count_locally(self, prompt: str) -> int | None:
+        if self._local_tokenizer is None:
+            self._local_tokenizer = _load_tokenizer(self._info.model_id if self._info else "")
+        if self._local_tokenizer is False:
+            return None
+        return len(self._local_tokenizer(prompt, add_special_tokens=True)["input_ids"])
+
+    # -- generation ---------------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        return [self._call(partial(self._generate_one, request)) for request in requests]
+        return [run_sync(self._agenerate_one(request)) for request in requests]
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Runs the requests concurrently: TGI batches them server-side."""
-        await self._ainfo()
-        calls = (self._acall(partial(self._agenerate_one, r)) for r in requests)
-        return list(await asyncio.gather(*calls))
+        return list(await asyncio.gather(*(self._agenerate_one(r) for r in requests)))
 
     def stream(self, request: GenerationRequest) -> Iterator[TextDelta]:
-        kwargs = self._kwargs(request)
-        with self._sync_client() as client:
-            events = self._call(
-                lambda: iter(
-                    client.text_generation(request.prompt, stream=True, details=True, **kwargs)
-                )
-            )
-            state = StreamState(self, request.prompt, request.params)
-            for event in guard_sync(events, self.base_url, self.timeout):
-                yield from state.feed(event)
-                if state.stopped_here:
-                    break
-            yield from state.finish()
+        return iterate_sync(self.astream(request))
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
-        await self._ainfo()
-        kwargs = self._kwargs(request)
-        # Closing this call's client closes its HTTP stream, even when cancelled midway.
-        async with self._async_client() as client:
-            events = await self._acall(
-                lambda: client.text_generation(request.prompt, stream=True, details=True, **kwargs)
-            )
-            state = StreamState(self, request.prompt, request.params)
-            async for event in guard_async(events, self.base_url, self.timeout):
-                for delta in state.feed(event):
-                    yield delta
+        deadline = self._remote.deadline(request.params.timeout)
+        body = await self._body(request, deadline)
+        state = StreamState(request.params.stop, self.base_url)
+        events = self._remote.stream_events("/generate_stream", body, deadline=deadline)
+        try:
+            async for event in events:
+                text = state.feed(event)
+                if text:
+                    yield TextDelta(text)
                 if state.stopped_here:
                     break
-            for delta in state.finish():
-                yield delta
-
-    def _generate_one(self, request: GenerationRequest) -> Generation:
-        kwargs = self._kwargs(request)
-        with capture_headers() as headers, self._sync_client() as client:
-            output = client.text_generation(request.prompt, details=True, **kwargs)
-        prompt_tokens = self._prompt_tokens(
-            request.prompt, _header_int(headers, PROMPT_TOKENS_HEADER)
-        )
-        return self._to_generation(
-            output.generated_text, output.details, request.params, prompt_tokens
-        )
+        finally:
+            await events.aclose()  # leaving early closes the HTTP stream
+        tail, outcome = state.finish()
+        if tail:
+            yield TextDelta(tail)
+        prompt_tokens = outcome.input_length
+        if prompt_tokens is None:
+            prompt_tokens = await self._count_tokens(request.prompt, deadline)
+        if state.stop_sequence is not None:  # matched here, beyond the server's stop limit
+            generation = Generation(
+                text=state.text,
+                finish_reason="stop_sequence",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=state.tokens,
+                model=self.model_name,
+                stop_sequence=state.stop_sequence,
+            )
+        else:
+            generation = self._to_generation(outcome, request.params, prompt_tokens, state.tokens)
+        yield TextDelta(generation=generation)
 
     async def _agenerate_one(self, request: GenerationRequest) -> Generation:
-        kwargs = self._kwargs(request)
-        async with self._async_client() as client:
-            with capture_headers() as headers:
-                output = await client.text_generation(request.prompt, details=True, **kwargs)
-        prefill = _header_int(headers, PROMPT_TOKENS_HEADER)
-        if not prefill:  # not TGI's router (or an old one): ask /tokenize
-            loop = asyncio.get_running_loop()
-            prefill = await loop.run_in_executor(None, self.info.count_tokens, request.prompt)
-        return self._to_generation(output.generated_text, output.details, request.params, prefill)
-
-    def _prompt_tokens(self, prompt: str, reported: int | None) -> int:
-        """The server's count of prompt tokens: from its reply, else from ``/tokenize``."""
-        if reported:
-            return reported
-        return self._call(lambda: self.info.count_tokens(prompt))
+        deadline = self._remote.deadline(request.params.timeout)
+        body = await self._body(request, deadline)
+        reply = await self._remote.request_json("POST", "/generate", body, deadline=deadline)
+        outcome = read_generation(reply.body, reply.url)
+        prompt_tokens = _header_count(reply.headers.get(PROMPT_TOKENS_HEADER))
+        if prompt_tokens is None:  # not TGI's router, or TGI < 1.4
+            prompt_tokens = await self._count_tokens(request.prompt, deadline)
+        return self._to_generation(outcome, request.params, prompt_tokens, None)
 
     def _to_generation(
-        self, text: str, details: Any, params: GenerationParams, prompt_tokens: int
+        self,
+        outcome: Outcome,
+        params: GenerationParams,
+        prompt_tokens: int | None,
+        seen: int | None,
     ) -> Generation:
-        cut, matched = cut_at_stop(text, params.stop)
-        reason: FinishReason = details.finish_reason
-        if matched is not None:
-            reason = "stop_sequence"
-        elif reason not in ("eos_token", "stop_sequence", "length"):
-            reason = "length"
+        cut, matched = cut_at_stop(outcome.text, params.stop)
+        reason = "stop_sequence" if matched is not None else outcome.finish_reason
+        generated = outcome.generated_tokens
         return Generation(
             text=cut,
             finish_reason=reason,
             prompt_tokens=prompt_tokens,
-            completion_tokens=int(details.generated_tokens),
+            completion_tokens=generated if generated is not None else (seen or 0),
             model=self.model_name,
             stop_sequence=matched,
         )
 
-    # -- parameters -------------------------------------------------------------------------
+    # -- requests -----------------------------------------------------------------------------
 
-    def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
-        """TGI parameters for a request, shaped the way TGI validates them."""
-        params = request.params
-        info = self.info
-        # TGI's POST / prepends the prompt for text-generation models unless told not to.
-        kwargs: dict[str, Any] = {"return_full_text": False}
-        if info.may_exceed_input_limit(request.prompt):
-            prompt_tokens = self._call(lambda: info.count_tokens(request.prompt))
-            limit = info.max_input_tokens
-            if limit is not None and prompt_tokens > limit:
+    async def _body(self, request: GenerationRequest, deadline: Deadline) -> dict[str, Any]:
+        """TGI's request body, after checking the prompt fits the server's input limit."""
+        info = await self._ainfo(deadline)
+        truncate: int | None = None
+        limit = info.max_input_tokens
+        if limit is not None and info.may_exceed_input_limit(request.prompt):
+            count = await self._count_tokens(request.prompt, deadline)
+            if count is not None and count > limit:
                 if not self.truncate:
                     raise PromptTooLongError(
-                        f"the prompt is {prompt_tokens} tokens but {self.base_url} accepts at "
-                        f"most {limit} (max_input_tokens); shorten it or pass truncate=True"
+                        f"the prompt is {count} tokens but {self.base_url} accepts at most "
+                        f"{limit} (max_input_tokens); shorten it or pass truncate=True",
+                        url=self.base_url,
                     )
-                kwargs["truncate"] = limit
-        if params.max_new_tokens is not None:
-            kwargs["max_new_tokens"] = params.max_new_tokens
-        if params.greedy:
-            kwargs["do_sample"] = False
-        else:
-            kwargs["do_sample"] = True
-            kwargs["temperature"] = params.temperature
-            if params.top_p is not None and params.top_p < 1.0:
-                kwargs["top_p"] = params.top_p
-            if params.top_k is not None:
-                kwargs["top_k"] = params.top_k
-        if params.repetition_penalty is not None:
-            kwargs["repetition_penalty"] = params.repetition_penalty
-        if params.seed is not None:
-            kwargs["seed"] = params.seed
-        if params.stop:
-            # TGI takes at most max_stop_sequences; the rest are applied here, client-side.
-            kwargs["stop"] = list(params.stop[: info.max_stop_sequences])
-        if params.grammar is not None:  # TGI's constrained decoding: {"type", "value"}
-            grammar = params.grammar
-            value = grammar.schema if grammar.kind == "json" else grammar.value
-            kwargs["grammar"] = {"type": grammar.kind, "value": value}
-        return kwargs
+                truncate = limit
+        params = parameters(
+            request.params, max_stop_sequences=info.max_stop_sequences, truncate=truncate
+        )
+        return {"inputs": request.prompt, "parameters": params}
 
-    # -- clients ----------------------------------------------------------------------------
-
-    @contextmanager
-    def _sync_client(self) -> Iterator[InferenceClient]:
-        """A hub client for one call, closed after it.
-
-        huggingface_hub's sync client keeps every response it made until it is closed, so a
-        long-lived one grows without bound; a client costs microseconds and shares the hub's
-        pooled session, so one per call costs nothing and holds nothing.
-        """
-        client = InferenceClient(**self._client_options())
-        try:
-            yield client
-        finally:
-            client.close()
-
-    @asynccontextmanager
-    async def _async_client(self) -> AsyncIterator[AsyncInferenceClient]:
-        """A hub client for one call on this event loop's pooled session, closed after it."""
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None:
-            session = self._sessions[loop] = new_async_session(self.max_connections)
-        client = SessionInferenceClient(session, **self._client_options())
-        try:
-            yield client
-        finally:
-            await client.close()
+    # -- connections --------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close this event loop's HTTP connections."""
-        session = self._sessions.pop(asyncio.get_running_loop(), None)
-        if session is not None:
-            await session.aclose()
+        """Close this event loop's HTTP connections (also done when the loop shuts down)."""
+        await self._remote.aclose()
 
     def close(self) -> None:
-        """Nothing to release on the sync side: each call's client is closed after it."""
-
-    def _client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "headers": self._headers(),
-        }
-        if self.api_key is not None:
-            options["api_key"] = self.api_key.get_secret_value()
-        return options
-
-    async def _ainfo(self) -> TGIInfo:
-        if self._info is None:
-            await asyncio.get_running_loop().run_in_executor(None, lambda: self.info)
-        assert self._info is not None
-        return self._info
-
-    # -- faults -----------------------------------------------------------------------------
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return fn()
-            except Exception as exc:
-                error = self._translate(exc)
-                if not error.retryable or attempt == self.max_retries:
-                    _raise(error, exc)
-                time.sleep(self._delay(attempt))
-        raise AssertionError("unreachable")
-
-    async def _acall(self, fn: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(self.max_retries + 1):
-            try:
-                return await fn()
-            except Exception as exc:
-                error = self._translate(exc)
-                if not error.retryable or attempt == self.max_retries:
-                    _raise(error, exc)
-                await asyncio.sleep(self._delay(attempt))
-        raise AssertionError("unreachable")
-
-    def _delay(self, attempt: int) -> float:
-        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
-        return random.uniform(ceiling / 2, ceiling)  # exponential backoff with jitter
-
-    def _translate(self, exc: Exception) -> ZephyrError:
-        return translate(exc, self.base_url, self.timeout)
+        """Nothing to release: sync calls share the remote layer's own connections."""
 
 
-def _raise(error: ZephyrError, cause: Exception) -> NoReturn:
-    """Raise ``error``; chained to ``cause`` unless it is the same exception (never its own
-    cause, which would make the cause chain endless)."""
-    if error is cause:
-        raise error
-    raise error from cause
-
-
-def _header_int(headers: dict[str, str], name: str) -> int | None:
+def _header_count(value: str | None) -> int | None:
     try:
-        return int(headers[name])
-    except (KeyError, ValueError):
+        count = int(value) if value is not None else None
+    except ValueError:
         return None
+    return count if count else None
 
 
-def _check_url(url: str) -> str:
-    if not isinstance(url, str):
-        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
+@functools.lru_cache(maxsize=8)
+def _load_tokenizer(model_id: str) -> Any:
+    """The served model's tokenizer if it is on this machine (a folder, or in the Hugging Face
+    cache), else ``False``; never downloads, and costs nothing when there is none."""
+    if not (Path(model_id).is_dir() or _in_hub_cache(model_id)):
+        return False
     try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"base_url={url!r} is invalid: {exc}") from exc
-    return url.rstrip("/")
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(model_id, local_files_only=True)
+    except Exception as exc:  # not installed, or not a tokenizer
+        logger.info("no local tokenizer for %r, prompt token counts left out: %s", model_id, exc)
+        return False
+
+
+def _in_hub_cache(model_id: str) -> bool:
+    if model_id.count("/") != 1:
+        return False
+    home = os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface"))
+    cache = os.environ.get("HF_HUB_CACHE", os.path.join(home, "hub"))
+    return Path(cache, "models--" + model_id.replace("/", "--")).is_dir()

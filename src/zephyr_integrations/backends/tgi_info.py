@@ -1,50 +1,38 @@
-"""What a TGI server tells about itself (``/info``) and how it counts tokens (``/tokenize``)."""
+"""What a TGI server tells about itself (``GET /info``), read as every version writes it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from zephyr_integrations.errors import ZephyrResponseError
 
 
 @dataclass(frozen=True)
 class TGIInfo:
-    """The fields of ``/info`` a client needs (older servers' names accepted)."""
+    """The fields of ``/info`` a client needs (TGI <= 2.0's ``max_input_length`` accepted)."""
 
     base_url: str
     model_id: str
     max_input_tokens: int | None
     max_total_tokens: int | None
     max_stop_sequences: int = 4
-    headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    timeout: float = 120.0
 
     @classmethod
-    def from_json(
-        cls, base_url: str, body: dict[str, Any], headers: dict[str, str], timeout: float
-    ) -> TGIInfo:
+    def from_json(cls, base_url: str, body: Any) -> TGIInfo:
+        if not isinstance(body, dict):
+            raise ZephyrResponseError(
+                f"{base_url}/info did not answer a JSON object: is this a TGI server?",
+                url=base_url,
+            )
         max_input = body.get("max_input_tokens", body.get("max_input_length"))
         return cls(
             base_url=base_url,
             model_id=str(body.get("model_id") or "tgi"),
-            max_input_tokens=int(max_input) if max_input is not None else None,
-            max_total_tokens=_int_or_none(body.get("max_total_tokens")),
-            max_stop_sequences=int(body.get("max_stop_sequences") or 4),
-            headers=headers,
-            timeout=timeout,
+            max_input_tokens=_count(max_input),
+            max_total_tokens=_count(body.get("max_total_tokens")),
+            max_stop_sequences=_count(body.get("max_stop_sequences")) or 4,
         )
-
-    def count_tokens(self, prompt: str) -> int:
-        """The server's own count of ``prompt``'s tokens (``POST /tokenize``)."""
-        response = httpx.post(
-            f"{self.base_url}/tokenize",
-            json={"inputs": prompt},
-            headers=self.headers,
-            timeout=self.timeout,
-        )
-        response.raise_for_status()
-        return len(response.json())
 
     def may_exceed_input_limit(self, prompt: str) -> bool:
         """False when ``prompt`` surely fits: a byte-level tokenizer makes at most one token per
@@ -54,11 +42,7 @@ class TGIInfo:
         return len(prompt.encode("utf-8")) + 1 > self.max_input_tokens
 
 
-def fetch_info(base_url: str, headers: dict[str, str], timeout: float) -> TGIInfo:
-    response = httpx.get(f"{base_url}/info", headers=headers, timeout=timeout)
-    response.raise_for_status()
-    return TGIInfo.from_json(base_url, response.json(), headers, timeout)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value is not None else None
+def _count(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None

@@ -1,104 +1,60 @@
-"""TGI's token stream turned into text deltas and one final Generation."""
+"""TGI's token stream turned into text pieces and one final outcome (no I/O here)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from zephyr_integrations.backends.base import Generation, GenerationParams, TextDelta
+from zephyr_integrations.backends.base import FinishReason
 from zephyr_integrations.backends.stops import StopStreamer
-from zephyr_integrations.backends.tgi_errors import translate
+from zephyr_integrations.backends.tgi_wire import Outcome, read_final, read_token
 from zephyr_integrations.errors import ZephyrGenerationError
-
-if TYPE_CHECKING:
-    from zephyr_integrations.backends.tgi import TGIBackend
 
 
 class StreamState:
-    """Turns TGI stream events into text deltas and one final Generation.
+    """Turns TGI stream events into text pieces and, at the end, one `Outcome`.
 
     A stop sequence beyond the server's limit is matched here; the stream is then left early
     (``stopped_here``), with the text and tokens received so far. Otherwise the stream is read to
     its end, so its connection goes back to the pool.
     """
 
-    def __init__(self, backend: TGIBackend, prompt: str, params: GenerationParams) -> None:
-        self.backend = backend
-        self.prompt = prompt
-        self.params = params
-        self.streamer = StopStreamer(tuple(params.stop))
+    def __init__(self, stop: tuple[str, ...], url: str) -> None:
+        self.url = url
+        self.streamer = StopStreamer(stop)
         self.text = ""
         self.tokens = 0
-        self.generation: Generation | None = None
+        self.outcome: Outcome | None = None
+        self.stop_sequence: str | None = None
         self._server_final = False
-
-    @property
-    def done(self) -> bool:
-        return self.generation is not None
 
     @property
     def stopped_here(self) -> bool:
         """A stop sequence the server was not given matched: the rest of the stream is unwanted."""
-        return self.generation is not None and not self._server_final
+        return self.outcome is not None and not self._server_final
 
-    def feed(self, event: Any) -> Iterator[TextDelta]:
-        token = event.token
+    def feed(self, event: Any) -> str:
+        """The text released by one event ("" while a possible stop sequence is held back)."""
+        text, special = read_token(event, self.url)
         self.tokens += 1
-        if not token.special:
-            released = self.streamer.push(token.text)
+        released = ""
+        if not special:
+            released = self.streamer.push(text)
             self.text += released
-            if released:
-                yield TextDelta(released)
-        if event.details is not None:
+        final = read_final(event, self.url)
+        if final is not None:
             self._server_final = True
-            details = event.details
-            reported = getattr(details, "input_length", None)
-            self.generation = self.backend._to_generation(
-                event.generated_text or "",
-                details,
-                self.params,
-                self.backend._prompt_tokens(self.prompt, reported),
-            )
+            self.outcome = final
         elif self.streamer.matched is not None:
-            self.generation = Generation(
-                text=self.text,
-                finish_reason="stop_sequence",
-                prompt_tokens=self.backend._prompt_tokens(self.prompt, None),
-                completion_tokens=self.tokens,
-                model=self.backend.model_name,
-                stop_sequence=self.streamer.matched,
-            )
+            reason: FinishReason = "stop_sequence"
+            self.outcome = Outcome(self.text, reason, self.tokens)
+            self.stop_sequence = self.streamer.matched
+        return released
 
-    def finish(self) -> Iterator[TextDelta]:
-        if self.generation is None:
+    def finish(self) -> tuple[str, Outcome]:
+        """The held-back tail and the outcome; a stream that ended without its final event
+        (the connection was cut cleanly) raises."""
+        if self.outcome is None:
             raise ZephyrGenerationError(
-                f"the stream from {self.backend.base_url} ended before its final event "
-                "(the connection was cut)",
-                url=self.backend.base_url,
+                f"the stream from {self.url} ended before its final event", url=self.url
             )
-        tail = self.streamer.flush()
-        if tail:
-            yield TextDelta(tail)
-        yield TextDelta(generation=self.generation)
-
-
-def guard_sync(events: Iterator[Any], url: str, timeout: float) -> Iterator[Any]:
-    """The events, with any failure while reading them raised as a project error."""
-    try:
-        yield from events
-    except Exception as exc:
-        error = translate(exc, url, timeout)
-        if error is exc:
-            raise
-        raise error from exc
-
-
-async def guard_async(events: Any, url: str, timeout: float) -> AsyncIterator[Any]:
-    try:
-        async for event in events:
-            yield event
-    except Exception as exc:
-        error = translate(exc, url, timeout)
-        if error is exc:
-            raise
-        raise error from exc
+        return self.streamer.flush(), self.outcome

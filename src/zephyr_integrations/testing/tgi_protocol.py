@@ -44,10 +44,13 @@ Tokenize = Callable[[str], list[tuple[int, str, int, int]]]
 class ProtocolError(Exception):
     """A reply other than success: ``body`` is JSON (a dict) or ``text/plain`` (a str)."""
 
-    def __init__(self, status: int, body: Json | str) -> None:
+    def __init__(
+        self, status: int, body: Json | str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(body if isinstance(body, str) else body.get("error", ""))
         self.status = status
         self.body = body
+        self.headers = headers or {}
 
 
 def error_body(message: str, error_type: str) -> Json:
@@ -79,6 +82,38 @@ def parse_json_body(raw: bytes, content_type: str | None) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(400, f"Failed to parse the request body as JSON: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """What a TGI version writes differently from 3.x, from the router's history.
+
+    ``x-prompt-tokens`` and ``/tokenize`` date from 1.4; the ``data: `` space and
+    ``max_input_tokens`` (was ``max_input_length``) from 2.1; a stream's ``input_length`` from
+    2.3. Stream events of 2.0 and older replayed without ``index``, so they have none here.
+    """
+
+    version: str = VERSION
+    prompt_tokens_header: bool = True
+    tokenize_route: bool = True
+    sse_space: bool = True
+    info_max_input_tokens: bool = True
+    stream_input_length: bool = True
+    event_index: bool = True
+
+    @classmethod
+    def of(cls, version: str) -> Quirks:
+        numbers = [int(part) for part in version.split("-")[0].split(".") if part.isdigit()]
+        v = tuple(numbers + [0] * (3 - len(numbers)))
+        return cls(
+            version=version,
+            prompt_tokens_header=v >= (1, 4, 0),
+            tokenize_route=v >= (1, 4, 0),
+            sse_space=v >= (2, 1, 0),
+            info_max_input_tokens=v >= (2, 1, 0),
+            stream_input_length=v >= (2, 3, 0),
+            event_index=v >= (2, 1, 0),
+        )
 
 
 # -- deserialization: serde's rules and messages --------------------------------------------
@@ -405,10 +440,11 @@ def validate(p: Parameters, inputs: str, tokenize: Tokenize, *, max_input_tokens
 # -- response bodies ------------------------------------------------------------------------
 
 
-def sse(payload: Any) -> bytes:
-    """One Server-Sent Event: ``data: <compact json>`` and a blank line (TGI >= 2.1)."""
+def sse(payload: Any, *, space: bool = True) -> bytes:
+    """One Server-Sent Event: ``data: <compact json>`` and a blank line; TGI <= 2.0 (axum 0.6)
+    wrote ``data:<json>``, without the space."""
     data = payload.encode() if isinstance(payload, str) else compact(payload)
-    return b"data: " + data + b"\n\n"
+    return (b"data: " if space else b"data:") + data + b"\n\n"
 
 
 def compact(payload: Any) -> bytes:

@@ -65,7 +65,8 @@ class TGIServer:
     Hugging Face tokenizer of a Transformers backend (``backend.engine.tokenizer``), else
     whitespace words. ``compat_return_full_text``: as TGI does for a model whose pipeline tag is
     ``text-generation``, ``POST /`` prepends the prompt to ``generated_text`` unless the request
-    sets ``return_full_text``.
+    sets ``return_full_text``. ``version`` makes it answer as that TGI version did (see
+    :class:`~.tgi_protocol.Quirks`).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class TGIServer:
         api_key: str | None = None,
         tokenizer: Tokenizer | None = None,
         compat_return_full_text: bool = True,
+        version: str = tgi.VERSION,
     ) -> None:
         if not 0 < max_input_tokens < max_total_tokens:
             raise ValueError("expected 0 < max_input_tokens < max_total_tokens, as TGI does")
@@ -91,6 +93,9 @@ class TGIServer:
         self.max_concurrent_requests = max_concurrent_requests
         self.api_key = api_key
         self.compat_return_full_text = compat_return_full_text
+        self.quirks = tgi.Quirks.of(version) if version != tgi.VERSION else tgi.Quirks()
+        """How the answers differ from TGI 3.x (``version="1.3.4"``: no ``x-prompt-tokens``,
+        no ``/tokenize``, ``data:`` without a space, no ``index``, no ``input_length``)."""
         self.tokenize: Tokenizer = tokenizer or _default_tokenizer(backend)
         self.latency = 0.0
         """Seconds added before answering each generation request (before the first token of
@@ -101,7 +106,8 @@ class TGIServer:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._healthy = True
-        self._failures: list[tuple[int, tgi.Json]] = []
+        self._failures: list[_Failure] = []
+        self._ready_at = 0.0
         self._cut_after: int | None = None
         self._error_after: tuple[int, str, str] | None = None
         self._eos: tuple[int, str] | None = None
@@ -151,17 +157,39 @@ class TGIServer:
         """Generation requests being answered now."""
         return self._in_flight
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since the start (to see a client's pooling)."""
+        return 0 if self._httpd is None else self._httpd.accepted
+
+    @property
+    def connections_open(self) -> int:
+        """TCP connections open now."""
+        return 0 if self._httpd is None else len(self._httpd.connections)
+
     def fail_next(self, n: int = 1, status: int = 503, message: str | None = None,
-                  body: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """Answer the next ``n`` generation requests (streams included) with HTTP ``status``
-        and TGI's error body for it (424 ``generation``, 429 ``overloaded``, 500
-        ``incomplete_generation``, 503 ``unavailable``), its ``error`` replaced by ``message``;
-        or with ``body`` (e.g. a Hugging Face endpoint's 503 while its model loads,
-        ``{"error": ..., "estimated_time": 20.0}``, which has no ``error_type``)."""
+                  body: dict[str, Any] | None = None, *, route: str | None = None,
+                  retry_after: float | None = None) -> None:  # fmt: skip
+        """Answer the next ``n`` generation requests (or requests to ``route``, e.g. ``/info``
+        or ``/tokenize``) with HTTP ``status`` and TGI's error body for it (424 ``generation``,
+        429 ``overloaded``, 500 ``incomplete_generation``, 503 ``unavailable``), its ``error``
+        replaced by ``message``; or with ``body`` (e.g. a Hugging Face endpoint's 503 while its
+        model loads, ``{"error": ..., "estimated_time": 20.0}``, which has no ``error_type``).
+
+        As real TGI, ``/generate_stream`` reports the errors TGI itself raises (422, 424, 429,
+        500) in-band: HTTP 200 and an error event before any token. Other statuses (503, from
+        whatever stands in front of TGI) stay HTTP statuses. ``retry_after`` adds that header.
+        """
         failure = dict(tgi.FAULT_BODIES.get(status, {"error": "Injected failure"}))
         failure = body if body is not None else failure | ({"error": message} if message else {})
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
         with self._lock:
-            self._failures.extend([(status, failure)] * n)
+            self._failures.extend([_Failure(route, status, failure, headers)] * n)
+
+    def scale_from_zero(self, seconds: float) -> None:
+        """For the next ``seconds``, answer 503 on every route, ``/info`` included, as an
+        endpoint scaling up from zero does until its model is loaded."""
+        self._ready_at = time.monotonic() + seconds
 
     def cut_stream_after(self, k: int) -> None:
         """Drop the connection of the next stream after ``k`` events: no final event."""
@@ -178,7 +206,7 @@ class TGIServer:
         with self._lock:
             self._failures.clear()
             self._cut_after = self._error_after = None
-        self.latency = self.token_latency = 0.0
+        self.latency = self.token_latency = self._ready_at = 0.0
 
     def constrained_decoding(self, plan: tgi.Plan) -> tgi.Plan:
         """The one place for grammars (``grammar``, ``response_format``, tools): return a plan
@@ -216,9 +244,13 @@ class TGIServer:
                 and h.headers["authorization"] != bearer
             ):
                 raise tgi.ProtocolError(401, "")
+            if time.monotonic() < self._ready_at:
+                raise tgi.ProtocolError(503, dict(tgi.FAULT_BODIES[503]))
+            if self._inject_failure(h, path):
+                return
             route(h, raw)
         except tgi.ProtocolError as exc:
-            h.reply(exc.status, exc.body)
+            h.reply(exc.status, exc.body, exc.headers)
         except OSError:  # the client went away
             h.close_connection = True
 
@@ -238,13 +270,19 @@ class TGIServer:
 
     def _info(self, h: _Handler, raw: bytes) -> None:
         concurrency = self.max_concurrent_requests
-        h.reply(200, tgi.info(self.model_id, max_concurrent_requests=concurrency, **self._limits))
+        body = tgi.info(self.model_id, max_concurrent_requests=concurrency, **self._limits)
+        body["version"] = self.quirks.version
+        if not self.quirks.info_max_input_tokens:
+            body["max_input_length"] = body.pop("max_input_tokens")
+        h.reply(200, body)
 
     def _models(self, h: _Handler, raw: bytes) -> None:
         model = {"id": self.model_id, "object": "model", "created": 0, "owned_by": self.model_id}
         h.reply(200, {"object": "list", "data": [model]})
 
     def _tokenize_route(self, h: _Handler, raw: bytes) -> None:
+        if not self.quirks.tokenize_route:
+            raise tgi.ProtocolError(404, "")
         call = tgi.parse_generate(tgi.parse_json_body(raw, h.headers["content-type"]), compat=False)
         keys = ("id", "text", "start", "stop")
         h.reply(200, [dict(zip(keys, token, strict=True)) for token in self.tokenize(call.inputs)])
@@ -252,7 +290,6 @@ class TGIServer:
     def _native(
         self, h: _Handler, raw: bytes, *, compat: bool = False, stream: bool | None = None
     ) -> None:
-        self._inject_failure()
         call = tgi.parse_generate(
             tgi.parse_json_body(raw, h.headers["content-type"]), compat=compat
         )
@@ -277,10 +314,12 @@ class TGIServer:
             reason, count = generation.finish_reason, generation.completion_tokens
             details = tgi.details(reason, count, plan.seed, prefill, tokens)
         body = {"generated_text": prefix + text} | ({} if details is None else {"details": details})
-        h.reply(200, [body] if compat else body, _headers(plan, generation))
+        headers = _headers(plan, generation)
+        if not self.quirks.prompt_tokens_header:
+            del headers["x-prompt-tokens"]
+        h.reply(200, [body] if compat else body, headers)
 
     def _chat(self, h: _Handler, raw: bytes) -> None:
-        self._inject_failure()
         call = tgi.parse_chat(tgi.parse_json_body(raw, h.headers["content-type"]))
         try:
             call = dataclasses.replace(call, inputs=format_messages(call.inputs))
@@ -366,8 +405,13 @@ class TGIServer:
             details = tgi.stream_details(
                 g.finish_reason, g.completion_tokens, plan.seed, plan.input_length
             )
+            if not self.quirks.stream_input_length:
+                del details["input_length"]
         text = None if g is None else prefix + event.text
-        h.event(tgi.stream_event(index, event.token, text, details))
+        payload = tgi.stream_event(index, event.token, text, details)
+        if not self.quirks.event_index:
+            del payload["index"]
+        h.event(payload)
 
     def _send_chat_event(self, h: _Handler, call: tgi.GenerateCall, plan: tgi.Plan,
                          event: _Event, created: int) -> None:  # fmt: skip
@@ -437,12 +481,36 @@ class TGIServer:
             with self._lock:
                 self._in_flight -= 1
 
-    def _inject_failure(self) -> None:
+    def _inject_failure(self, h: _Handler, path: str) -> bool:
+        """Answer with the next injected failure meant for ``path``; False when there is none."""
         with self._lock:
-            if not self._failures:
-                return
-            status, body = self._failures.pop(0)
-        raise tgi.ProtocolError(status, dict(body))
+            index = next(
+                (i for i, f in enumerate(self._failures)
+                 if (f.route or path) == path and (f.route or path in _GENERATION_ROUTES)),
+                None,
+            )  # fmt: skip
+            if index is None:
+                return False
+            failure = self._failures.pop(index)
+        if path == "/generate_stream" and failure.status in _IN_BAND:
+            h.open_stream()
+            h.event(failure.body)
+            h.close_stream()
+            return True
+        raise tgi.ProtocolError(failure.status, dict(failure.body), failure.headers)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    route: str | None
+    status: int
+    body: tgi.Json
+    headers: dict[str, str]
+
+
+_GENERATION_ROUTES = frozenset({"/", "/generate", "/generate_stream", "/v1/chat/completions"})
+_IN_BAND = frozenset({422, 424, 429, 500})
+"""Statuses TGI's router raises itself: on ``/generate_stream`` they arrive as events."""
 
 
 def _headers(plan: tgi.Plan, generation: Generation) -> dict[str, str]:
@@ -520,7 +588,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def event(self, payload: Any) -> None:
         """One SSE event as one HTTP chunk, sent at once."""
-        data = tgi.sse(payload)
+        data = tgi.sse(payload, space=self.server.app.quirks.sse_space)
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
@@ -545,11 +613,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app = app
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.accepted = 0
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
             self.connections.add(request)
+            self.accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
