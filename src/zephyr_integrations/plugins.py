@@ -14,6 +14,7 @@ from zephyr_integrations.hookspecs import BackendFactory, Binarizer, Exporter
 DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.transformers_backend",
     "zephyr_integrations.default_plugins.tgi_backend",
+    "zephyr_integrations.default_plugins.openai_backend",
     "zephyr_integrations.default_plugins.binarizers",
     "zephyr_integrations.default_plugins.exporters",
 )

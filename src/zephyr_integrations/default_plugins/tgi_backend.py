@@ -17,14 +17,14 @@ def tgi_backend(
     max_retries: int = 2,
     **options: Any,
 ) -> Backend:
-    """Build a TGIBackend (huggingface_hub is imported only when one is asked for)."""
+    """Build a TGIBackend (aiohttp is imported only when one is asked for)."""
     if base_url is None:
         raise ValueError("backend 'tgi' needs base_url, e.g. base_url='http://127.0.0.1:8080'")
     try:
         from zephyr_integrations.backends.tgi import TGIBackend
     except ImportError as exc:
         raise ImportError(
-            "backend 'tgi' needs huggingface_hub: pip install 'zephyr-integrations[tgi]'"
+            "backend 'tgi' needs aiohttp: pip install 'zephyr-integrations[tgi]'"
         ) from exc
     # ChatZephyr's default model names zephyr-7b-beta; the server's /info names what it serves.
     return TGIBackend(

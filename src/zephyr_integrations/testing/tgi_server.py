@@ -232,6 +232,7 @@ class TGIServer:
             ("POST", "/generate_stream"): lambda h, raw: self._native(h, raw, stream=True),
             ("POST", "/tokenize"): self._tokenize_route,
             ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/completions"): self._completions,
         }
         route = routes.get((method, path))
         try:
@@ -334,6 +335,47 @@ class TGIServer:
         body = tgi.chat_completion(self.model_id, int(time.time()), text, reason,
                                    plan.input_length, generation.completion_tokens)  # fmt: skip
         h.reply(200, body, _headers(plan, generation))
+
+    def _completions(self, h: _Handler, raw: bytes) -> None:
+        """OpenAI's ``/v1/completions`` as vLLM answers it (see :mod:`.openai_protocol`)."""
+        from zephyr_integrations.testing import openai_protocol as oai
+
+        call = oai.parse_completion(tgi.parse_json_body(raw, h.headers["content-type"]),
+                                    self.model_id)  # fmt: skip
+        created = int(time.time())
+        try:
+            if not call.stream:
+                plan, done = self._run(call)
+                counts = plan.input_length, done.completion_tokens
+                body = oai.completion(self.model_id, created, done.text, done.finish_reason,
+                                      done.stop_sequence, *counts)  # fmt: skip
+                h.reply(200, body)
+                return
+            with self._slot():
+                plan = self._plan(call)
+        except tgi.ProtocolError as exc:  # TGI's validation, in OpenAI's error shape
+            if isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
+                raise
+            message = exc.body if isinstance(exc.body, str) else str(exc.body.get("error"))
+            raise oai.error(message, 400 if exc.status in (400, 422) else exc.status) from exc
+        h.open_stream()
+        text = ""
+        with contextlib.closing(self._events(plan)) as events:
+            for event in events:
+                g = event.generation
+                piece = "" if event.token["special"] else event.token["text"]
+                if g is not None:  # vLLM cuts the stop string and names it
+                    piece = g.text[len(text) :]
+                text += piece
+                reason = None if g is None else g.finish_reason
+                stop = None if g is None else g.stop_sequence
+                h.event(oai.chunk(self.model_id, created, piece, reason, stop))
+                if g is not None and call.include_usage:
+                    usage = oai.usage_chunk(self.model_id, created, plan.input_length,
+                                            g.completion_tokens)  # fmt: skip
+                    h.event(usage)
+        h.event("[DONE]")
+        h.close_stream()
 
     # -- generation -----------------------------------------------------------------------
 
@@ -508,7 +550,9 @@ class _Failure:
     headers: dict[str, str]
 
 
-_GENERATION_ROUTES = frozenset({"/", "/generate", "/generate_stream", "/v1/chat/completions"})
+_GENERATION_ROUTES = frozenset(
+    {"/", "/generate", "/generate_stream", "/v1/chat/completions", "/v1/completions"}
+)
 _IN_BAND = frozenset({422, 424, 429, 500})
 """Statuses TGI's router raises itself: on ``/generate_stream`` they arrive as events."""
 

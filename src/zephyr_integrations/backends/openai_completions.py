@@ -1,0 +1,268 @@
+"""OpenAI-compatible servers (vLLM, SGLang, llama.cpp, TGI's ``/v1``) through ``/v1/completions``.
+
+The Zephyr prompt is rendered client-side and posted as a raw ``prompt`` (not chat: the
+server's chat template is not trusted). ``max_tokens`` is sent as ``max_tokens`` (llama.cpp
+ignores ``max_completion_tokens``); streams ask for ``stream_options.include_usage``, so usage is
+exact. Structured output uses the server's own mechanism, chosen by ``server_kind``: vLLM's
+``structured_outputs`` (its legacy ``guided_json`` is silently ignored by current vLLM),
+llama.cpp's ``response_format`` with a ``schema`` (or ``grammar``), TGI's ``response_format``
+with a ``value``. Pooling, deadlines, retries and errors are the remote layer's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from zephyr_integrations.backends.base import (
+    FinishReason,
+    Generation,
+    GenerationParams,
+    GenerationRequest,
+    TextDelta,
+)
+from zephyr_integrations.backends.remote import (
+    DEFAULT_MAX_CONNECTIONS,
+    Deadline,
+    RemoteClient,
+    RemoteOptions,
+)
+from zephyr_integrations.backends.remote_loops import iterate_sync, run_sync
+from zephyr_integrations.backends.stops import StopStreamer, cut_at_stop
+from zephyr_integrations.errors import ZephyrModelNotFoundError, ZephyrResponseError
+
+ServerKind = Literal["vllm", "llamacpp", "tgi"]
+SERVER_KINDS: tuple[str, ...] = ("vllm", "llamacpp", "tgi")
+
+
+class OpenAICompletionsBackend:
+    """Talks to an OpenAI-compatible server's ``/v1/completions``.
+
+    Args:
+        model: the served model's name (``--served-model-name``); by default the first model
+            of ``/v1/models``.
+        base_url: the server, e.g. ``http://127.0.0.1:8000`` (a trailing ``/v1`` is accepted).
+        server_kind: ``vllm`` (also SGLang), ``llamacpp`` or ``tgi``: how structured output is
+            asked for.
+        api_key, timeout, max_retries, backoff, max_backoff, max_connections: as for TGI (the
+            remote layer's options).
+    """
+
+    supports_grammar = True
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str,
+        server_kind: str = "vllm",
+        api_key: str | SecretStr | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 2,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        if server_kind not in SERVER_KINDS:
+            raise ValueError(
+                f"server_kind={server_kind!r} is invalid: expected one of {SERVER_KINDS}"
+            )
+        base = base_url.rstrip("/") if isinstance(base_url, str) else base_url
+        self.options = RemoteOptions(
+            base_url=base.removesuffix("/v1") if isinstance(base, str) else base,
+            api_key=SecretStr(api_key) if isinstance(api_key, str) else api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_connections=max_connections,
+        )
+        self.server_kind: ServerKind = server_kind  # type: ignore[assignment]
+        self._model = model
+        self._remote = RemoteClient(self.options)
+
+    def __repr__(self) -> str:
+        key = "'**********'" if self.options.api_key else "None"
+        return (
+            f"OpenAICompletionsBackend(base_url={self.options.base_url!r}, "
+            f"server_kind={self.server_kind!r}, api_key={key})"
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.options.base_url
+
+    @property
+    def model_name(self) -> str:
+        if self._model is None:
+            self._model = run_sync(self._served_model(self._remote.deadline()))
+        return self._model
+
+    async def _served_model(self, deadline: Deadline) -> str:
+        if self._model is not None:
+            return self._model
+        reply = await self._remote.request_json("GET", "/v1/models", deadline=deadline)
+        data = reply.body.get("data") if isinstance(reply.body, dict) else None
+        if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+            raise ZephyrModelNotFoundError(
+                f"{reply.url} lists no model: pass model= the served model's name", url=reply.url
+            )
+        self._model = str(data[0].get("id"))
+        return self._model
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return [run_sync(self._agenerate_one(request)) for request in requests]
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return list(await asyncio.gather(*(self._agenerate_one(r) for r in requests)))
+
+    def stream(self, request: GenerationRequest) -> Iterator[TextDelta]:
+        return iterate_sync(self.astream(request))
+
+    async def _agenerate_one(self, request: GenerationRequest) -> Generation:
+        deadline = self._remote.deadline(request.params.timeout)
+        body = await self._body(request, deadline, stream=False)
+        reply = await self._remote.request_json("POST", "/v1/completions", body, deadline=deadline)
+        choice, usage = _read_completion(reply.body, reply.url)
+        return self._generation(
+            str(choice["text"]), choice.get("finish_reason"), choice, usage, request.params
+        )
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
+        deadline = self._remote.deadline(request.params.timeout)
+        body = await self._body(request, deadline, stream=True)
+        url = self._remote.url("/v1/completions")
+        streamer = StopStreamer(request.params.stop)
+        text, reason, last_choice, usage = "", None, {}, None
+        tokens = 0
+        events = self._remote.stream_events("/v1/completions", body, deadline=deadline)
+        try:
+            async for chunk in events:
+                if not isinstance(chunk, dict):
+                    raise ZephyrResponseError(f"the stream from {url} sent {chunk!r}", url=url)
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or []:
+                    piece = str(choice.get("text") or "")
+                    tokens += 1 if piece else 0
+                    released = streamer.push(piece)
+                    text += released
+                    if released:
+                        yield TextDelta(released)
+                    if choice.get("finish_reason") is not None:
+                        reason, last_choice = choice["finish_reason"], choice
+                if streamer.matched is not None:
+                    reason, last_choice = "stop", {"stop_reason": streamer.matched}
+                    break
+        finally:
+            await events.aclose()
+        tail = streamer.flush()
+        if tail:
+            text += tail
+            yield TextDelta(tail)
+        if reason is None:
+            raise ZephyrResponseError(
+                f"the stream from {url} ended without a finish_reason", url=url
+            )
+        usage = usage or {"prompt_tokens": None, "completion_tokens": tokens}
+        generation = self._generation(text, reason, last_choice, usage, request.params)
+        yield TextDelta(generation=generation)
+
+    def _generation(
+        self,
+        text: str,
+        reason: Any,
+        choice: dict[str, Any],
+        usage: dict[str, Any],
+        params: GenerationParams,
+    ) -> Generation:
+        cut, matched = cut_at_stop(text, params.stop)
+        stop_reason = choice.get("stop_reason")
+        if matched is None and isinstance(stop_reason, str) and stop_reason in params.stop:
+            matched = stop_reason  # vLLM cut the stop text and names it here
+        finish: FinishReason = "length" if reason == "length" else "eos_token"
+        if matched is not None:
+            finish = "stop_sequence"
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens")
+        return Generation(
+            text=cut,
+            finish_reason=finish,
+            prompt_tokens=prompt if isinstance(prompt, int) else None,
+            completion_tokens=completion if isinstance(completion, int) else 0,
+            model=self._model or "",
+            stop_sequence=matched,
+        )
+
+    # -- requests -----------------------------------------------------------------------------
+
+    async def _body(
+        self, request: GenerationRequest, deadline: Deadline, *, stream: bool
+    ) -> dict[str, Any]:
+        params = request.params
+        body: dict[str, Any] = {
+            "model": await self._served_model(deadline),
+            "prompt": request.prompt,
+        }
+        if params.max_new_tokens is not None:
+            body["max_tokens"] = params.max_new_tokens
+        body["temperature"] = 0.0 if params.greedy else params.temperature
+        if not params.greedy:
+            if params.top_p is not None:
+                body["top_p"] = params.top_p
+            if params.top_k is not None:
+                body["top_k"] = params.top_k
+        if params.repetition_penalty is not None:
+            body["repetition_penalty"] = params.repetition_penalty
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.grammar is not None:
+            body.update(structured_output(self.server_kind, params))
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    async def aclose(self) -> None:
+        await self._remote.aclose()
+
+    def close(self) -> None:
+        """Nothing to release: sync calls share the remote layer's own connections."""
+
+
+def structured_output(kind: ServerKind, params: GenerationParams) -> dict[str, Any]:
+    """The request fields that constrain decoding on a server of ``kind``."""
+    grammar = params.grammar
+    assert grammar is not None
+    if kind == "vllm":
+        key = "json" if grammar.kind == "json" else "regex"
+        value: Any = grammar.schema if grammar.kind == "json" else grammar.value
+        return {"structured_outputs": {key: value}}
+    if kind == "llamacpp":
+        if grammar.kind == "json":
+            return {"response_format": {"type": "json_object", "schema": grammar.schema}}
+        raise ZephyrResponseError("llama.cpp takes GBNF grammars, not regular expressions")
+    value = grammar.schema if grammar.kind == "json" else grammar.value
+    return {"response_format": {"type": grammar.kind, "value": value}}
+
+
+def _read_completion(body: Any, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ZephyrResponseError(
+            f"the answer from {url} is not a completion: field 'choices' is missing", url=url
+        )
+    choice = choices[0]
+    if not isinstance(choice.get("text"), str):
+        raise ZephyrResponseError(
+            f"the answer from {url} is not a completion: field 'choices[0].text' is missing",
+            url=url,
+        )
+    usage = body.get("usage")
+    return choice, usage if isinstance(usage, dict) else {}

@@ -1,0 +1,94 @@
+"""OpenAI's ``/v1/completions`` as vLLM serves it, as pure functions (no sockets).
+
+Requests are mapped onto TGI's native parameters so the test server's one validation and
+generation path serves them; answers have vLLM's shape: the stop string is cut from ``text``
+and named in ``stop_reason``, ``finish_reason`` is ``stop`` or ``length``, ``usage`` is always
+there, streams end with ``data: [DONE]`` (after a ``choices: []`` usage chunk when
+``stream_options.include_usage`` is set). Errors are ``{"error": {"message", "type", "param",
+"code"}}``. Structured output: vLLM's ``structured_outputs`` (``json`` / ``regex``); the legacy
+``guided_json`` is ignored, as current vLLM does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zephyr_integrations.testing import tgi_protocol as tgi
+
+Json = dict[str, Any]
+
+
+def error(message: str, status: int, param: str | None = None) -> tgi.ProtocolError:
+    kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
+    body = {"error": {"message": message, "type": kind, "param": param, "code": status}}
+    return tgi.ProtocolError(status, body)
+
+
+def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
+    """A completion request as native parameters; vLLM's 400 / 404 for what it refuses."""
+    if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
+        raise error("'prompt' must be a string", 400, "prompt")
+    model = body.get("model")
+    if model is not None and model != served_model:
+        raise error(f"The model `{model}` does not exist.", 404, "model")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise error(f"max_tokens must be at least 1, got {max_tokens}.", 400, "max_tokens")
+    if body.get("n", 1) != 1:
+        raise error("this test server generates one choice per request (n=1)", 400, "n")
+    stop = body.get("stop") or []
+    stop = [stop] if isinstance(stop, str) else list(stop)
+    temperature = body.get("temperature", 1.0)
+    structured = body.get("structured_outputs") or {}
+    grammar = None
+    if "json" in structured:
+        grammar = tgi.Grammar("json", structured["json"])
+    elif "regex" in structured:
+        grammar = tgi.Grammar("regex", structured["regex"])
+    sampling = bool(temperature)
+    parameters = tgi.Parameters(
+        temperature=temperature if sampling else None,
+        do_sample=sampling,
+        top_p=body.get("top_p") if sampling and body.get("top_p") not in (None, 1.0) else None,
+        top_k=body.get("top_k") if sampling and body.get("top_k", -1) > 0 else None,
+        repetition_penalty=body.get("repetition_penalty"),
+        max_new_tokens=max_tokens,
+        stop=tuple(stop[: tgi.MAX_STOP_SEQUENCES]),
+        details=True,
+        seed=body.get("seed"),
+        grammar=grammar,
+    )
+    options = body.get("stream_options") or {}
+    return tgi.GenerateCall(
+        body["prompt"], parameters, bool(body.get("stream")), bool(options.get("include_usage"))
+    )
+
+
+def finish(finish_reason: str) -> str:
+    return "length" if finish_reason == "length" else "stop"
+
+
+def _envelope(model: str, created: int, choices: list[Json]) -> Json:
+    return {"id": "cmpl-zephyr", "object": "text_completion", "created": created} | {
+        "model": model,
+        "choices": choices,
+    }
+
+
+def completion(model: str, created: int, text: str, finish_reason: str, stop_reason: str | None,
+               prompt: int, generated: int) -> Json:  # fmt: skip
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish(finish_reason)}
+    choice["stop_reason"] = stop_reason
+    return _envelope(model, created, [choice]) | {"usage": tgi.usage(prompt, generated)}
+
+
+def chunk(model: str, created: int, text: str, finish_reason: str | None,
+          stop_reason: str | None = None) -> Json:  # fmt: skip
+    reason = None if finish_reason is None else finish(finish_reason)
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
+    choice["stop_reason"] = stop_reason
+    return _envelope(model, created, [choice]) | {"usage": None}
+
+
+def usage_chunk(model: str, created: int, prompt: int, generated: int) -> Json:
+    return _envelope(model, created, []) | {"usage": tgi.usage(prompt, generated)}
