@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,3 +112,29 @@ def test_scripted_server_process_serves_and_stops() -> None:
         assert reply == "echo me"
         pid = server.pid
     assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped
+
+
+async def test_sync_calls_work_inside_a_running_event_loop(scripted: TGIServer) -> None:
+    llm = chat(scripted)  # as in a notebook: sync code where an event loop already runs
+    assert llm.invoke("from a loop").content == "from a loop"
+    assert "".join(str(c.content) for c in llm.stream("stream too")) == "stream too"
+
+
+def test_threads_each_close_their_connections_when_they_end(scripted: TGIServer) -> None:
+    import threading
+
+    llm = chat(scripted)
+    replies: list[str] = []
+    workers = [
+        threading.Thread(target=lambda: replies.append(str(llm.invoke("in a thread").content)))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert replies == ["in a thread"] * 4
+    deadline = time.monotonic() + 5
+    while scripted.connections_open and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scripted.connections_open == 0

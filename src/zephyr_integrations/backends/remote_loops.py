@@ -1,6 +1,7 @@
 """Where the remote layer's connections live: one aiohttp session per event loop and server,
-closed when that loop shuts down, and one private event loop on which sync callers run the same
-coroutines as async ones."""
+closed when that loop shuts down; and the event loops on which sync callers run the same
+coroutines as async ones (each thread its own, or a shared loop thread when called from inside a
+running event loop)."""
 
 from __future__ import annotations
 
@@ -133,13 +134,68 @@ class _Bridge:
 _BRIDGE = _Bridge()
 
 
+class _ThreadLoop:
+    """A calling thread's own event loop for its sync calls: no hand-off to another thread.
+
+    Its sessions stay open between calls (kept-alive connections); when the thread ends, its
+    thread-local copy is dropped and the loop shuts down, closing them (the main thread's, at
+    exit).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pid = os.getpid()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        task = self.loop.create_task(coroutine)
+        try:
+            return self.loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():  # interrupted (KeyboardInterrupt): stop the call too
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self.loop.run_until_complete(task)
+            raise
+
+    def close(self) -> None:
+        loop = self.loop
+        if loop.is_closed() or loop.is_running() or self.pid != os.getpid():
+            return
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())  # the sessions' watchers
+        loop.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_LOCAL = threading.local()
+
+
+def _runner() -> _ThreadLoop | _Bridge:
+    """This thread's own loop; the shared loop thread when an event loop already runs here
+    (sync code called from async code, a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return _BRIDGE
+    own: _ThreadLoop | None = getattr(_LOCAL, "loop", None)
+    if own is None or own.pid != os.getpid() or own.loop.is_closed():
+        own = _LOCAL.loop = _ThreadLoop()
+        if threading.current_thread() is threading.main_thread():
+            atexit.register(own.close)
+    return own
+
+
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to its end on the remote layer's own event loop, from sync code."""
-    return _BRIDGE.run(coroutine)
+    """Run ``coroutine`` to its end from sync code, on this thread's own event loop."""
+    return _runner().run(coroutine)
 
 
 def iterate_sync(stream: AsyncIterator[T]) -> Iterator[T]:
-    """Iterate an async iterator (started on the remote layer's loop) from sync code; closing
+    """Iterate an async iterator from sync code (on this thread's own event loop); closing
     the iterator closes the stream, and with it its HTTP response."""
 
     async def next_item() -> tuple[bool, T | None]:
@@ -153,11 +209,12 @@ def iterate_sync(stream: AsyncIterator[T]) -> Iterator[T]:
         if aclose is not None:
             await aclose()
 
+    runner = _runner()
     try:
         while True:
-            more, item = _BRIDGE.run(next_item())
+            more, item = runner.run(next_item())
             if not more:
                 return
             yield item  # type: ignore[misc]
     finally:
-        _BRIDGE.run(close())
+        runner.run(close())
