@@ -12,6 +12,7 @@ from zephyr_integrations import (
     ChatZephyr,
     ZephyrModelNotFoundError,
     ZephyrOverloadedError,
+    ZephyrResponseError,
     ZephyrValidationError,
 )
 from zephyr_integrations.backends.openai_completions import OpenAICompletionsBackend
@@ -122,3 +123,22 @@ def test_bad_configuration_is_named() -> None:
     backend = OpenAICompletionsBackend(base_url="http://127.0.0.1:1/v1/", api_key="sk-secret")
     assert backend.base_url == "http://127.0.0.1:1"
     assert "sk-secret" not in repr(backend)
+
+
+def test_a_server_without_completions_is_named() -> None:
+    from zephyr_integrations.testing.faulty_http import FaultyServer
+
+    with FaultyServer("not_found", route="/v1/completions") as server:
+        llm = ChatZephyr(backend="openai", base_url=server.url, max_retries=0)
+        with pytest.raises(ZephyrModelNotFoundError, match="/v1/completions does not exist"):
+            llm.invoke("hi")
+        with pytest.raises(ZephyrModelNotFoundError, match="not OpenAI-compatible"):
+            list(llm.stream("hi"))
+
+
+def test_a_server_that_ignores_structured_output_is_refused(server: TGIServer) -> None:
+    # This server reads vLLM's structured_outputs only: llama.cpp's response_format is dropped,
+    # so the answer is free text, which must not pass for structured output.
+    llm = chat(server, backend_kwargs={"server_kind": "llamacpp"})
+    with pytest.raises(ZephyrResponseError, match="ignored the structured-output constraint"):
+        llm.with_structured_output(Weather).invoke("Weather in Paris?")

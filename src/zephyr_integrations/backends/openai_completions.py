@@ -12,6 +12,8 @@ with a ``value``. Pooling, deadlines, retries and errors are the remote layer's.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
@@ -22,6 +24,7 @@ from zephyr_integrations.backends.base import (
     Generation,
     GenerationParams,
     GenerationRequest,
+    Grammar,
     TextDelta,
 )
 from zephyr_integrations.backends.remote import (
@@ -127,7 +130,10 @@ class OpenAICompletionsBackend:
     async def _agenerate_one(self, request: GenerationRequest) -> Generation:
         deadline = self._remote.deadline(request.params.timeout)
         body = await self._body(request, deadline, stream=False)
-        reply = await self._remote.request_json("POST", "/v1/completions", body, deadline=deadline)
+        with _RouteNamed(self._remote.url("/v1/completions")):
+            reply = await self._remote.request_json(
+                "POST", "/v1/completions", body, deadline=deadline
+            )
         choice, usage = _read_completion(reply.body, reply.url)
         return self._generation(
             str(choice["text"]), choice.get("finish_reason"), choice, usage, request.params
@@ -142,7 +148,10 @@ class OpenAICompletionsBackend:
         tokens = 0
         events = self._remote.stream_events("/v1/completions", body, deadline=deadline)
         try:
-            async for chunk in events:
+            with _RouteNamed(url):
+                first = await anext(events, None)
+            chunks = [] if first is None else [first]
+            async for chunk in _chain(chunks, events):
                 if not isinstance(chunk, dict):
                     raise ZephyrResponseError(f"the stream from {url} sent {chunk!r}", url=url)
                 usage = chunk.get("usage") or usage
@@ -187,6 +196,8 @@ class OpenAICompletionsBackend:
         finish: FinishReason = "length" if reason == "length" else "eos_token"
         if matched is not None:
             finish = "stop_sequence"
+        if params.grammar is not None and finish != "length":
+            check_constrained(cut, params.grammar, self._remote.url("/v1/completions"))
         prompt = usage.get("prompt_tokens")
         completion = usage.get("completion_tokens")
         return Generation(
@@ -234,6 +245,69 @@ class OpenAICompletionsBackend:
 
     def close(self) -> None:
         """Nothing to release: sync calls share the remote layer's own connections."""
+
+
+def check_constrained(text: str, grammar: Grammar, url: str) -> None:
+    """Refuse an answer that does not follow ``grammar``: the server ignored the constraint
+    (an unknown field is silently dropped by most OpenAI-compatible servers)."""
+    if grammar.kind == "regex":
+        followed = re.fullmatch(grammar.value, text) is not None
+    else:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            followed = False
+        else:
+            expected = grammar.schema.get("type")
+            followed = (
+                expected is None
+                or _JSON_TYPES.get(str(expected)) is None
+                or (isinstance(value, _JSON_TYPES[str(expected)]))
+            )
+    if not followed:
+        raise ZephyrResponseError(
+            f"{url} ignored the structured-output constraint (the answer does not follow the "
+            f"{grammar.kind} grammar): check backend_kwargs server_kind (vllm, llamacpp, tgi)",
+            url=url,
+        )
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "integer": int,
+    "number": (int, float),
+}
+
+
+class _RouteNamed:
+    """A 404 that is not about the model: the server has no ``/v1/completions``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, ZephyrModelNotFoundError) and "model" not in str(
+            exc.server_message or ""
+        ):
+            raise ZephyrModelNotFoundError(
+                f"{self.url} does not exist (HTTP 404): the server is not OpenAI-compatible, "
+                "or serves chat only",
+                url=self.url,
+                status=404,
+            ) from exc
+
+
+async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    for item in first:
+        yield item
+    async for item in rest:
+        yield item
 
 
 def structured_output(kind: ServerKind, params: GenerationParams) -> dict[str, Any]:

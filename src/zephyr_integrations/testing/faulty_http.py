@@ -12,7 +12,8 @@ what ``fault`` says, at the socket level:
 - ``error_200``: HTTP 200 with ``{"error": "... CUDA out of memory"}``;
 - ``missing_fields``: HTTP 200 with a JSON object lacking TGI's fields;
 - ``cut``: announce a body, send part of it, close;
-- ``close``: close the connection without a word.
+- ``close``: close the connection without a word;
+- ``not_found``: HTTP 404 with an empty body (a server without that route).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ FAULTS = (
     "missing_fields",
     "cut",
     "close",
+    "not_found",
 )
 
 _INFO = {"model_id": "faulty", "max_input_tokens": 4095, "max_total_tokens": 4096}
@@ -123,6 +125,9 @@ class FaultyServer:
     def _valid(self, route: str) -> bytes:
         if route == "/info":
             return _response("200 OK", "application/json", json.dumps(_INFO).encode())
+        if route == "/v1/models":
+            models = {"object": "list", "data": [{"id": "faulty", "object": "model"}]}
+            return _response("200 OK", "application/json", json.dumps(models).encode())
         if route == "/tokenize":
             tokens = [{"id": 1, "text": "<s>", "start": 0, "stop": 0}] * 3
             return _response("200 OK", "application/json", json.dumps(tokens).encode())
@@ -160,6 +165,8 @@ class FaultyServer:
             whole = self._valid(route)
             conn.sendall(whole[: len(whole) - 10])
             time.sleep(0.05)
+        elif fault == "not_found":
+            conn.sendall(_response("404 Not Found", "text/plain", b""))
         # "close": nothing at all
         conn.shutdown(socket.SHUT_RDWR)
 
