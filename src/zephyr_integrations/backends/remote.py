@@ -20,6 +20,7 @@ Sync callers run the same coroutines on one private event-loop thread (`run_sync
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import math
@@ -31,6 +32,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Iterator,
     Mapping,
 )
 from dataclasses import dataclass, field
@@ -58,11 +60,17 @@ else:  # pragma: no cover - aiohttp depends on async-timeout before 3.11
 T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 256
 _SNIPPET = 200
+_BENCHED_FOR = 5.0
+"""Seconds a replica that refused a connection is passed over (unless all are)."""
 
 
 @dataclass(frozen=True)
 class RemoteOptions:
-    """How to reach a server: a value object, validated on creation, secrets never shown."""
+    """How to reach a server: a value object, validated on creation, secrets never shown.
+
+    ``base_url`` may name several replicas of one model, comma-separated (or as a list):
+    each request goes to the least busy one, and one that refuses connections is skipped.
+    """
 
     base_url: str
     api_key: SecretStr | None = field(default=None, repr=False)
@@ -75,7 +83,14 @@ class RemoteOptions:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "base_url", check_url(self.base_url))
+        urls: Any = self.base_url
+        if isinstance(urls, str) and "," in urls:
+            urls = [url.strip() for url in urls.split(",")]
+        if isinstance(urls, list | tuple):
+            if not urls:
+                raise ValueError("base_url=[] is invalid: expected at least one server")
+            urls = ",".join(dict.fromkeys(check_url(url) for url in urls))
+        object.__setattr__(self, "base_url", urls if "," in str(urls) else check_url(urls))
         if isinstance(self.api_key, str):
             object.__setattr__(self, "api_key", SecretStr(self.api_key))
         _positive("timeout", self.timeout)
@@ -86,6 +101,11 @@ class RemoteOptions:
             low = 0 if name == "max_retries" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {low}")
+
+    @property
+    def replicas(self) -> tuple[str, ...]:
+        """The servers ``base_url`` names (one, or several replicas)."""
+        return tuple(self.base_url.split(","))
 
     def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
@@ -139,6 +159,9 @@ class RemoteClient:
 
     def __init__(self, options: RemoteOptions) -> None:
         self.options = options
+        self.replicas = options.replicas
+        self._busy = dict.fromkeys(self.replicas, 0)
+        self._down_until = dict.fromkeys(self.replicas, 0.0)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"options": self.options}
@@ -147,7 +170,16 @@ class RemoteClient:
         self.__init__(state["options"])  # type: ignore[misc]
 
     def url(self, path: str) -> str:
-        return f"{self.options.base_url}{path}"
+        """``path`` on the (first) server, for messages."""
+        return f"{self.replicas[0]}{path}"
+
+    def pick(self) -> str:
+        """The least busy replica among those not refusing connections lately."""
+        if len(self.replicas) == 1:
+            return self.replicas[0]
+        now = time.monotonic()
+        up = [url for url in self.replicas if self._down_until[url] <= now] or self.replicas
+        return min(up, key=self._busy.__getitem__)
 
     def deadline(self, timeout: float | None = None) -> Deadline:
         return Deadline(self.options.timeout if timeout is None else timeout, self.options.base_url)
@@ -155,11 +187,23 @@ class RemoteClient:
     # -- calls --------------------------------------------------------------------------------
 
     async def request_json(
-        self, method: str, path: str, body: Any = None, *, deadline: Deadline
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        deadline: Deadline,
+        replica: str | None = None,
     ) -> Reply:
-        """Send ``body`` as JSON and read a JSON answer, retried as the module says."""
-        url = self.url(path)
-        return await self._retrying(deadline, lambda: self._exchange(method, url, body, deadline))
+        """Send ``body`` as JSON and read a JSON answer, retried as the module says (on the
+        least busy replica each time, unless ``replica`` names one)."""
+
+        async def attempt() -> Reply:
+            base = replica or self.pick()
+            with self._using(base):
+                return await self._exchange(method, base, base + path, body, deadline)
+
+        return await self._retrying(deadline, attempt)
 
     async def stream_events(
         self, path: str, body: Any, *, deadline: Deadline
@@ -170,14 +214,15 @@ class RemoteClient:
         understood. An in-band error event (``{"error": ...}``) is raised as its project error;
         a retryable one is retried while nothing has been yielded yet.
         """
-        url = self.url(path)
         tries = 0
         while True:
             yielded = False
+            base = self.pick()
             try:
-                async for event in self._stream_once(url, body, deadline):
-                    yielded = True
-                    yield event
+                with self._using(base):
+                    async for event in self._stream_once(base, base + path, body, deadline):
+                        yielded = True
+                        yield event
                 return
             except ZephyrError as error:
                 if yielded:
@@ -187,8 +232,20 @@ class RemoteClient:
 
     async def aclose(self) -> None:
         """Close this event loop's connections now (they are also closed when it shuts down)."""
-        options = self.options
-        await POOL.close(asyncio.get_running_loop(), options.base_url, options.max_connections)
+        for base in self.replicas:
+            await POOL.close(asyncio.get_running_loop(), base, self.options.max_connections)
+
+    @contextlib.contextmanager
+    def _using(self, base: str) -> Iterator[None]:
+        """Count a request on replica ``base``; a refused connection benches it a while."""
+        self._busy[base] += 1
+        try:
+            yield
+        except ZephyrConnectionError:
+            self._down_until[base] = time.monotonic() + _BENCHED_FOR
+            raise
+        finally:
+            self._busy[base] -= 1
 
     # -- one attempt --------------------------------------------------------------------------
 
@@ -213,8 +270,10 @@ class RemoteClient:
             raise error
         await asyncio.sleep(delay)
 
-    async def _exchange(self, method: str, url: str, body: Any, deadline: Deadline) -> Reply:
-        session = await self._session()
+    async def _exchange(
+        self, method: str, base: str, url: str, body: Any, deadline: Deadline
+    ) -> Reply:
+        session = await self._session(base)
         data = None if body is None else json.dumps(body).encode()
 
         async def exchange() -> tuple[int, Mapping[str, str], bytes]:
@@ -238,8 +297,10 @@ class RemoteClient:
             raise server_error(url, status, parsed)
         return Reply(url, status, headers, parsed)
 
-    async def _stream_once(self, url: str, body: Any, deadline: Deadline) -> AsyncIterator[Any]:
-        session = await self._session()
+    async def _stream_once(
+        self, base: str, url: str, body: Any, deadline: Deadline
+    ) -> AsyncIterator[Any]:
+        session = await self._session(base)
         data = json.dumps(body).encode()
         headers = self.options.headers() | {"accept": "text/event-stream"}
         with _Translated(url):
@@ -284,10 +345,9 @@ class RemoteClient:
                 if not line:
                     return
 
-    async def _session(self) -> aiohttp.ClientSession:
-        options = self.options
+    async def _session(self, base: str) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        return await POOL.session(loop, options.base_url, options.max_connections)
+        return await POOL.session(loop, base, self.options.max_connections)
 
 
 # -- helpers ----------------------------------------------------------------------------------

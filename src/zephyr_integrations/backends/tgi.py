@@ -34,6 +34,7 @@ from zephyr_integrations.backends.remote import (
     Deadline,
     RemoteClient,
     RemoteOptions,
+    Reply,
 )
 from zephyr_integrations.backends.remote_loops import iterate_sync, run_sync
 from zephyr_integrations.backends.stops import cut_at_stop
@@ -46,7 +47,7 @@ from zephyr_integrations.backends.tgi_wire import (
     parameters,
     read_generation,
 )
-from zephyr_integrations.errors import ZephyrModelNotFoundError
+from zephyr_integrations.errors import ZephyrModelNotFoundError, ZephyrValidationError
 
 __all__ = ["PromptTooLongError", "TGIBackend", "TGIConnectionError", "TGIError"]
 
@@ -59,7 +60,9 @@ class TGIBackend:
 
     Args:
         model: the model's name for metadata; by default the server's ``/info`` ``model_id``.
-        base_url: the server, e.g. ``http://127.0.0.1:8080``.
+        base_url: the server, e.g. ``http://127.0.0.1:8080``; several replicas of one model
+            comma-separated (or a list): requests go to the least busy, refused connections
+            are retried on another, and their ``/info`` must name one model.
         api_key: sent as a bearer token; nothing is sent without it (no saved Hub token).
         timeout: seconds a whole call may take, streams included (a per-call ``timeout`` in
             the request's parameters overrides it).
@@ -78,7 +81,7 @@ class TGIBackend:
         self,
         model: str | None = None,
         *,
-        base_url: str,
+        base_url: str | Sequence[str],
         api_key: str | SecretStr | None = None,
         timeout: float = 120.0,
         max_retries: int = 2,
@@ -88,7 +91,7 @@ class TGIBackend:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.options = RemoteOptions(
-            base_url=base_url,
+            base_url=base_url,  # type: ignore[arg-type]  # a list is joined by RemoteOptions
             api_key=SecretStr(api_key) if isinstance(api_key, str) else api_key,
             timeout=timeout,
             max_retries=max_retries,
@@ -169,8 +172,30 @@ class TGIBackend:
                 self._info_task = None
 
     async def _fetch_info(self, deadline: Deadline) -> TGIInfo:
-        reply = await self._remote.request_json("GET", "/info", deadline=deadline)
-        self._info = TGIInfo.from_json(self.base_url, reply.body)
+        """``/info`` of every replica: they must serve one model (those that refuse connections
+        are skipped; all refusing is an error)."""
+        replicas = self._remote.replicas
+        replies = await asyncio.gather(
+            *(self._remote.request_json("GET", "/info", deadline=deadline, replica=url)
+              for url in replicas),
+            return_exceptions=len(replicas) > 1,
+        )  # fmt: skip
+        infos = [
+            TGIInfo.from_json(r.url.removesuffix("/info"), r.body)
+            for r in replies
+            if isinstance(r, Reply)
+        ]
+        if not infos:
+            raise next(r for r in replies if isinstance(r, BaseException))
+        models = {info.model_id: info.base_url for info in infos}
+        if len(models) > 1:
+            served = ", ".join(f"{url} serves {model}" for model, url in models.items())
+            raise ZephyrValidationError(
+                f"base_url names servers of different models ({served}): replicas must serve "
+                "one model",
+                url=self.base_url,
+            )
+        self._info = infos[0]
         return self._info
 
     async def _count_tokens(self, prompt: str, deadline: Deadline) -> int | None:
