@@ -6,7 +6,8 @@ serving the scripted backend with a fixed added latency per request.
 - Fan-out: ``abatch`` of N requests at ``max_concurrency`` C with latency L; the ideal wall time
   is ceil(N / C) * L. Targets: within 1.3x of it, at most 1.2 ms of client CPU per request,
   printed next to the raw hub client and bare aiohttp on the same server.
-- Load: M requests at concurrency K: none lost, none failed without a retry-exhausted error, and
+- Load: M requests at concurrency K over 3 replicas (``base_url`` comma-separated): none lost,
+  none failed without a retry-exhausted error, and
   no file descriptor left open (counted before and after).
 
     python benchmarks/tgi_fanout.py [--json out.json]
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -175,7 +177,10 @@ def main() -> int:
         floor = asyncio.run(floors(url, args.requests, args.concurrency))
         openai = asyncio.run(fan_out(url, args.requests, args.concurrency, server.pid, "openai"))
         first = asyncio.run(first_call(url))
-        load_result = asyncio.run(load(url, args.load_requests, args.load_concurrency))
+        with contextlib.ExitStack() as stack:  # the load goes to 3 replicas of one model
+            others = [stack.enter_context(scripted_server_process(args.latency)) for _ in range(2)]
+            replicas = ",".join([url, *(other.url for other in others)])
+            load_result = asyncio.run(load(replicas, args.load_requests, args.load_concurrency))
 
     ratio = best / ideal
     load_average = os.getloadavg()[0]
@@ -216,7 +221,7 @@ def main() -> int:
     )
     print(
         f"| load: {load_result['requests']} requests at concurrency "
-        f"{load_result['concurrency']} | {load_result['seconds']} s, "
+        f"{load_result['concurrency']}, 3 replicas | {load_result['seconds']} s, "
         f"{load_result['requests_per_s']} req/s | - |"
     )
     print(
