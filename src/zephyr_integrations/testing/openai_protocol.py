@@ -5,7 +5,8 @@ generation path serves them; answers have vLLM's shape: the stop string is cut f
 and named in ``stop_reason``, ``finish_reason`` is ``stop`` or ``length``, ``usage`` is always
 there, streams end with ``data: [DONE]`` (after a ``choices: []`` usage chunk when
 ``stream_options.include_usage`` is set). Errors are ``{"error": {"message", "type", "param",
-"code"}}``. Structured output: vLLM's ``structured_outputs`` (``json`` / ``regex``); the legacy
+"code"}}``. Contract-checked against bodies recorded from vLLM 0.32
+(``tests/integration/data/vllm_completions.json``). Structured output: vLLM's ``structured_outputs`` (``json`` / ``regex``); the legacy
 ``guided_json`` is ignored, as current vLLM does.
 """
 
@@ -87,7 +88,7 @@ def chunk(model: str, created: int, text: str, finish_reason: str | None,
     reason = None if finish_reason is None else finish(finish_reason)
     choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
     choice["stop_reason"] = stop_reason
-    return _envelope(model, created, [choice]) | {"usage": None}
+    return _envelope(model, created, [choice])  # as vLLM: no usage key before the last chunk
 
 
 def usage_chunk(model: str, created: int, prompt: int, generated: int) -> Json:
