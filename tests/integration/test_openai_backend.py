@@ -105,7 +105,7 @@ def test_llamacpp_and_tgi_kinds_ask_for_json_their_own_way() -> None:
 
 
 def test_openai_error_bodies_map_to_the_error_family(server: TGIServer) -> None:
-    with pytest.raises(ZephyrModelNotFoundError, match="does not exist"):
+    with pytest.raises(ZephyrModelNotFoundError, match="'not-served' is not served"):
         chat(server, model="not-served").invoke("hi")
     server.fail_next(5, status=429)
     with pytest.raises(ZephyrOverloadedError):
@@ -202,3 +202,17 @@ def test_the_test_server_answers_as_vllm_did(server: TGIServer) -> None:
     status, raw = post({"model": "nope", "prompt": prompt, "max_tokens": 4})
     assert status == recorded["error_unknown_model"]["status"]
     _same_shape(json.loads(raw), recorded["error_unknown_model"]["body"], "error")
+
+
+def test_replicas_must_list_the_model() -> None:
+    with (
+        TGIServer(ScriptedBackend(), model_id="smollm2") as a,
+        TGIServer(ScriptedBackend(), model_id="qwen") as b,
+    ):
+        urls = f"{a.url}/v1,{b.url}"
+        with pytest.raises(ZephyrValidationError, match="not served by every server") as error:
+            ChatZephyr(backend="openai", base_url=urls, max_tokens=4).invoke("hi")
+        assert f"{b.url} serves qwen" in str(error.value)
+        with TGIServer(ScriptedBackend(), model_id="smollm2") as c:
+            llm = ChatZephyr(backend="openai", base_url=f"{a.url},{c.url}", max_tokens=4)
+            assert [llm.invoke(f"q{i}").content for i in range(4)] == [f"q{i}" for i in range(4)]

@@ -99,7 +99,7 @@ def test_structured_output_through_vllms_own_mechanism(vllm: VLLMServer) -> None
 
 
 def test_vllm_errors_map_to_the_error_family(vllm: VLLMServer) -> None:
-    with pytest.raises(ZephyrModelNotFoundError, match="does not exist"):
+    with pytest.raises(ZephyrModelNotFoundError, match="'not-served' is not served"):
         chat(vllm, model="not-served").invoke("hi")
     with pytest.raises(ZephyrValidationError) as error:
         chat(vllm).invoke("word " * 3000)

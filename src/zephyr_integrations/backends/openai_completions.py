@@ -32,10 +32,15 @@ from zephyr_integrations.backends.remote import (
     Deadline,
     RemoteClient,
     RemoteOptions,
+    Reply,
 )
 from zephyr_integrations.backends.remote_loops import iterate_sync, run_sync
 from zephyr_integrations.backends.stops import StopStreamer, cut_at_stop
-from zephyr_integrations.errors import ZephyrModelNotFoundError, ZephyrResponseError
+from zephyr_integrations.errors import (
+    ZephyrModelNotFoundError,
+    ZephyrResponseError,
+    ZephyrValidationError,
+)
 
 ServerKind = Literal["vllm", "llamacpp", "tgi"]
 SERVER_KINDS: tuple[str, ...] = ("vllm", "llamacpp", "tgi")
@@ -60,7 +65,7 @@ class OpenAICompletionsBackend:
         self,
         model: str | None = None,
         *,
-        base_url: str,
+        base_url: str | Sequence[str],
         server_kind: str = "vllm",
         api_key: str | SecretStr | None = None,
         timeout: float = 120.0,
@@ -73,9 +78,12 @@ class OpenAICompletionsBackend:
             raise ValueError(
                 f"server_kind={server_kind!r} is invalid: expected one of {SERVER_KINDS}"
             )
-        base = base_url.rstrip("/") if isinstance(base_url, str) else base_url
+        urls = base_url.split(",") if isinstance(base_url, str) else base_url
+        if isinstance(urls, list | tuple):  # a trailing /v1 is accepted on each
+            urls = [u.strip().rstrip("/").removesuffix("/v1") if isinstance(u, str) else u
+                    for u in urls]  # fmt: skip
         self.options = RemoteOptions(
-            base_url=base.removesuffix("/v1") if isinstance(base, str) else base,
+            base_url=urls,  # type: ignore[arg-type]  # a list is joined by RemoteOptions
             api_key=SecretStr(api_key) if isinstance(api_key, str) else api_key,
             timeout=timeout,
             max_retries=max_retries,
@@ -85,6 +93,7 @@ class OpenAICompletionsBackend:
         )
         self.server_kind: ServerKind = server_kind  # type: ignore[assignment]
         self._model = model
+        self._checked: str | None = None
         self._remote = RemoteClient(self.options)
 
     def __repr__(self) -> str:
@@ -101,20 +110,38 @@ class OpenAICompletionsBackend:
     @property
     def model_name(self) -> str:
         if self._model is None:
-            self._model = run_sync(self._served_model(self._remote.deadline()))
+            return run_sync(self._served_model(self._remote.deadline()))
         return self._model
 
     async def _served_model(self, deadline: Deadline) -> str:
-        if self._model is not None:
-            return self._model
-        reply = await self._remote.request_json("GET", "/v1/models", deadline=deadline)
-        data = reply.body.get("data") if isinstance(reply.body, dict) else None
-        if not isinstance(data, list) or not data or not isinstance(data[0], dict):
-            raise ZephyrModelNotFoundError(
-                f"{reply.url} lists no model: pass model= the served model's name", url=reply.url
+        """The model every replica serves (``/v1/models``): the one named, else their first."""
+        if self._checked is not None:
+            return self._checked
+        replicas = self._remote.replicas
+        replies = await asyncio.gather(
+            *(self._remote.request_json("GET", "/v1/models", deadline=deadline, replica=url)
+              for url in replicas),
+            return_exceptions=len(replicas) > 1,
+        )  # fmt: skip
+        served = {
+            r.url.removesuffix("/v1/models"): _model_ids(r) for r in replies if isinstance(r, Reply)
+        }
+        if not served:
+            raise next(r for r in replies if isinstance(r, BaseException))
+        wanted = self._model or next(iter(served.values()))[0]
+        lacking = [url for url, ids in served.items() if wanted not in ids]
+        if lacking:
+            listed = ", ".join(f"{url} serves {', '.join(ids)}" for url, ids in served.items())
+            if len(lacking) == len(served):
+                raise ZephyrModelNotFoundError(
+                    f"model {wanted!r} is not served ({listed})", url=self.base_url
+                )
+            raise ZephyrValidationError(
+                f"model {wanted!r} is not served by every server of base_url ({listed})",
+                url=self.base_url,
             )
-        self._model = str(data[0].get("id"))
-        return self._model
+        self._model = self._checked = wanted
+        return wanted
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -324,6 +351,14 @@ def structured_output(kind: ServerKind, params: GenerationParams) -> dict[str, A
         raise ZephyrResponseError("llama.cpp takes GBNF grammars, not regular expressions")
     value = grammar.schema if grammar.kind == "json" else grammar.value
     return {"response_format": {"type": grammar.kind, "value": value}}
+
+
+def _model_ids(reply: Reply) -> list[str]:
+    data = reply.body.get("data") if isinstance(reply.body, dict) else None
+    ids = [str(m.get("id")) for m in data or [] if isinstance(m, dict)]
+    if not ids:
+        raise ZephyrModelNotFoundError(f"{reply.url} lists no model", url=reply.url)
+    return ids
 
 
 def _read_completion(body: Any, url: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -6,8 +6,9 @@ and named in ``stop_reason``, ``finish_reason`` is ``stop`` or ``length``, ``usa
 there, streams end with ``data: [DONE]`` (after a ``choices: []`` usage chunk when
 ``stream_options.include_usage`` is set). Errors are ``{"error": {"message", "type", "param",
 "code"}}``. Contract-checked against bodies recorded from vLLM 0.32
-(``tests/integration/data/vllm_completions.json``). Structured output: vLLM's ``structured_outputs`` (``json`` / ``regex``); the legacy
-``guided_json`` is ignored, as current vLLM does.
+(``tests/integration/data/vllm_completions.json``). Structured output: vLLM's
+``structured_outputs`` (``json`` / ``regex``); the legacy ``guided_json`` is ignored, as current
+vLLM does.
 """
 
 from __future__ import annotations
