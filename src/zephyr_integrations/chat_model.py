@@ -33,7 +33,7 @@ from zephyr_integrations.backends.base import (
     Grammar,
     GrammarError,
 )
-from zephyr_integrations.backends.grammar import limit_string_lengths
+from zephyr_integrations.backends.grammar import close_objects, limit_string_lengths
 from zephyr_integrations.batching import LocalBatching, take_prefilled
 from zephyr_integrations.chat_output import (
     MODEL_PROVIDER,
@@ -254,6 +254,7 @@ class ChatZephyr(LocalBatching, BaseChatModel):
                 f"{type(self._backend).__name__} cannot constrain decoding (no "
                 "supports_grammar), which forced tool calls and structured output need"
             )
+        schema = close_objects(schema)
         if self.max_string_length is not None:
             schema = limit_string_lengths(schema, self.max_string_length)
         return Grammar.json_schema(schema)
@@ -375,7 +376,8 @@ def _response_schema(response_format: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema a ``response_format`` asks for (any object for ``json_object``)."""
     kind = response_format.get("type")
     if kind == "json_object":
-        return {"type": "object", "properties": {}}
+        # Any object: stays open (TGI refuses a JSON grammar without "properties").
+        return {"type": "object", "properties": {}, "additionalProperties": True}
     schema = response_format.get("schema")
     if kind != "json_schema" or not isinstance(schema, dict):
         raise ValueError(

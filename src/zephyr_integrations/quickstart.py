@@ -99,7 +99,8 @@ def run(
         max_new_tokens=options.max_tokens,
         seed=options.seed,
     )
-    judge_model = ChatZephyr(model_name=result.model, temperature=0, max_new_tokens=1024)
+    # No budget of its own: the judge gets the one its rating schema needs (JUDGE_MAX_TOKENS).
+    judge_model = ChatZephyr(model_name=result.model, temperature=0)
     say(f"model: {result.model}")
     prompts = read_prompts(bundled_prompts()).prompts[: options.prompts]
     folder.mkdir(parents=True, exist_ok=True)

@@ -27,20 +27,35 @@ Strategy = Annotated[
 MinMargin = Annotated[float, typer.Option(help="Smallest score_chosen - score_rejected kept.")]
 Ties = Annotated[str, typer.Option(help="keep or drop pairs of equal scores.")]
 Seed = Annotated[int, typer.Option(help="Seed of the per-prompt draws and of the split.")]
-MinScore = Annotated[float, typer.Option(help="Lowest valid score (lower: record dropped).")]
-MaxScore = Annotated[float, typer.Option(help="Highest valid score (higher: record dropped).")]
+MinScore = Annotated[
+    float | None,
+    typer.Option(help="Lowest valid score for every record (default: each record's own scale)."),
+]
+MaxScore = Annotated[
+    float | None,
+    typer.Option(help="Highest valid score for every record (default: each record's own scale)."),
+]
 Overwrite = Annotated[bool, typer.Option(help="Replace an existing output.")]
 
 
 def _binarize(
-    source: Path, strategy: str, min_margin: float, ties: str, seed: int, low: float, high: float
+    source: Path,
+    strategy: str,
+    min_margin: float,
+    ties: str,
+    seed: int,
+    low: float | None,
+    high: float | None,
 ) -> BinarizeResult:
     from zephyr_integrations.plugins import UnknownNameError
     from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
     from zephyr_integrations.preferences.reading import InputError, read_preferences
 
+    if (low is None) != (high is None):
+        raise fail("--min-score and --max-score go together (without both: each record's scale)")
+    score_range = None if low is None or high is None else (low, high)
     try:
-        options = BinarizeOptions(strategy, min_margin, ties, seed, (low, high))  # type: ignore[arg-type]
+        options = BinarizeOptions(strategy, min_margin, ties, seed, score_range)  # type: ignore[arg-type]
         rows = read_preferences(source)
         result = binarize(rows, options)
     except (InputError, UnknownNameError, ValueError) as exc:
@@ -64,8 +79,8 @@ def binarize_command(
     min_margin: MinMargin = 0.0,
     ties: Ties = "keep",
     seed: Seed = 42,
-    min_score: MinScore = 1.0,
-    max_score: MaxScore = 10.0,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Turn scored answers into chosen/rejected pairs (ultrafeedback_binarized columns).
@@ -111,8 +126,8 @@ def export_command(
     min_margin: MinMargin = 0.0,
     ties: Ties = "keep",
     seed: Seed = 42,
-    min_score: MinScore = 1.0,
-    max_score: MaxScore = 10.0,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Binarize, split by prompt_id, and write a dataset TRL and the alignment handbook read.
@@ -159,8 +174,8 @@ def report_command(
     min_margin: MinMargin = 0.0,
     ties: Ties = "keep",
     seed: Seed = 42,
-    min_score: MinScore = 1.0,
-    max_score: MaxScore = 10.0,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Plots and a summary of the pairs: scores, margins, length bias, win rates, agreement.

@@ -39,7 +39,9 @@ class Provenance:
     min_margin: float = 0.0
     ties: str = "keep"
     seed: int = 42
-    score_range: tuple[float, float] = (1.0, 10.0)
+    score_range: tuple[float, float] | None = None  # one range for all records, if given
+    #: What the binarized scores mean: one {meaning, low, high} per scale the pairs came from.
+    scales: tuple[dict[str, Any], ...] = ()
     test_size: float = 0.0
     records: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -58,6 +60,7 @@ class Provenance:
             ties=o.ties,
             seed=o.seed,
             score_range=o.score_range,
+            scales=tuple(result.summary()["scales"]),
             test_size=test_size,
             records=result.records,
             dropped=dict(sorted(result.dropped.items())),
@@ -125,7 +128,18 @@ def render_card(
         or "| (none) | 0 |"
     )
     sources = ", ".join(f"{n:,} from {s} feedback" for s, n in about.sources.items()) or "none"
-    low, high = about.score_range
+    if about.score_range is not None:
+        low, high = about.score_range
+        valid = f"scores outside [{low:g}, {high:g}] make a record invalid"
+    else:
+        valid = "a score outside its record's own scale makes the record invalid"
+    scored = (
+        "\n".join(
+            f"- {scale['meaning']} (from {scale['low']:g} to {scale['high']:g})"
+            for scale in about.scales
+        )
+        or "- (no pairs)"
+    )
     ties = "kept" if about.ties == "keep" else "dropped"
     return f"""---
 {header}---
@@ -141,9 +155,13 @@ Preference pairs for DPO in the schema of HuggingFaceH4/ultrafeedback_binarized:
 
 Made with zephyr-integrations (`zephyr export`) from {about.records:,} prompts with scored
 answers. Pairs: {rule}. Minimum score margin {about.min_margin:g}; equal scores {ties};
-scores outside [{low:g}, {high:g}] make a record invalid; seed {about.seed}. Pairs by source:
+{valid}; seed {about.seed}. Pairs by source:
 {sources}. Answers without a score were skipped ({about.unscored_answers:,}); identical chosen
 and rejected answers are never a pair.
+
+The scores compared (`score_chosen`, `score_rejected`) are:
+
+{scored}
 
 A prompt's split is fixed by a hash of its `prompt_id` (test share {about.test_size:.4f}), so a
 prompt is never in two splits and a re-run gives the same split.
