@@ -111,7 +111,9 @@ def binarize_command(
 def export_command(
     source: Input,
     output: Annotated[Path, typer.Option("--output", "-o", help="The folder to write.")],
-    format: Annotated[str, typer.Option(help="hub, parquet, jsonl, disk, or a plugin's.")] = "hub",
+    format: Annotated[
+        str, typer.Option(help="hub, trl (TRL's explicit prompt), parquet, jsonl, disk, plugins'.")
+    ] = "hub",
     test_size: Annotated[
         float, typer.Option(help="Share of prompts in test_* (by prompt_id hash).")
     ] = 2000 / 63135,
@@ -139,8 +141,8 @@ def export_command(
     from zephyr_integrations.preferences.export import ExportError, export
     from zephyr_integrations.preferences.splits import make_splits
 
-    if push_to_hub and format != "hub":
-        raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub")
+    if push_to_hub and format not in ("hub", "trl"):
+        raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub/trl")
     if output.exists() and not overwrite:
         raise fail(f"{output} already exists (pass --overwrite to replace it)")
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
