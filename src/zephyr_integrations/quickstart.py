@@ -120,6 +120,7 @@ def run(
     say("rating every answer on UltraFeedback's four aspects (AI feedback) ...")
     judged = judge(result.candidates, judge_model, result.rated, label="ai-feedback", concurrency=2)
     rated_rows = [candidate.row for candidate in read_candidates(result.rated)[0]]
+    check_feedback(rated_rows, result.model)
     if judged.failures:
         say(f"{len(judged.failures)} judge replies did not parse; those answers stay unscored")
 
@@ -136,6 +137,21 @@ def run(
 
     _export(options, result, preference_rows, say)
     return result
+
+
+class FeedbackTooSparseError(ValueError):
+    """Too few AI ratings parsed to make pairs worth having."""
+
+
+def check_feedback(rows: list[CandidateRow], model: str) -> None:
+    """Refuse to go on when fewer than half the answers got a parsed AI rating."""
+    scored = sum(1 for row in rows if row.get("score") is not None)
+    if rows and scored * 2 < len(rows):
+        raise FeedbackTooSparseError(
+            f"AI feedback parsed for only {scored} of {len(rows)} answers from the judge "
+            f"{Path(model).name}: too few to make pairs; pass --model a stronger model "
+            "(a folder or Hub id), then run again"
+        )
 
 
 def _to_argilla(

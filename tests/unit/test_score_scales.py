@@ -89,9 +89,7 @@ def judged(prompt: str, model: str, ratings: dict[str, int | str]) -> CandidateR
     )
 
 
-def test_not_applicable_honesty_is_skipped_in_the_mean_and_the_card_says_what_was_compared() -> (
-    None
-):
+def test_not_applicable_honesty_is_skipped_and_the_card_says_what_was_compared() -> None:
     high = judged("q", "a", {"instruction_following": 5, "honesty": "N/A", "helpfulness": 4})
     low = judged("q", "b", {"instruction_following": 2, "honesty": 5, "helpfulness": 2})
     assert high["score"] == 4.5 and low["score"] == 3.0
@@ -129,3 +127,14 @@ def test_rubric_names_ultrafeedbacks_levels_and_budget_follows_the_schema() -> N
     assert "Comprehensive Compliance" in RUBRIC and "No Hallucination" in RUBRIC
     # four aspects, each a capped rationale of 300 characters plus keys and a rating
     assert 4 * 300 < JUDGE_MAX_TOKENS < 4 * 300 + 250
+
+
+def test_quickstart_stops_when_too_little_feedback_parsed() -> None:
+    from zephyr_integrations.quickstart import FeedbackTooSparseError, check_feedback
+
+    ok = judged("q", "a", {"helpfulness": 4})
+    failed = {**judged("q", "b", {}), "score": None, "judge_error": "did not parse"}
+    check_feedback([ok, failed], "/models/smol")  # half parsed: enough to go on
+    with pytest.raises(FeedbackTooSparseError, match=r"only 1 of 3 answers .* --model") as info:
+        check_feedback([ok, failed, failed], "/models/smol")  # type: ignore[list-item]
+    assert "\n" not in str(info.value) and "smol" in str(info.value)
