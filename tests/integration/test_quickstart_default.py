@@ -12,7 +12,7 @@ import pytest
 from tests.integration.test_quickstart import free_port, zephyr
 from zephyr_integrations.local_models import default_model, smollm2_folder
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_quickstart_auto_on_the_default_model_gives_parsed_feedback_and_pairs(
