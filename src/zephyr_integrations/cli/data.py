@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail
+from zephyr_integrations.cli import checks
+from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail, failure
 
 if TYPE_CHECKING:
     from zephyr_integrations.preferences.binarize import BinarizeResult
@@ -35,16 +36,17 @@ Overwrite = Annotated[bool, typer.Option(help="Replace an existing output.")]
 def _binarize(
     source: Path, strategy: str, min_margin: float, ties: str, seed: int, low: float, high: float
 ) -> BinarizeResult:
-    from zephyr_integrations.plugins import UnknownNameError
+    from zephyr_integrations.plugins import UnknownNameError, get_binarizer
     from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
     from zephyr_integrations.preferences.reading import InputError, read_preferences
 
     try:
         options = BinarizeOptions(strategy, min_margin, ties, seed, (low, high))  # type: ignore[arg-type]
+        get_binarizer(strategy)
         rows = read_preferences(source)
         result = binarize(rows, options)
     except (InputError, UnknownNameError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items()))
     err.print(
         f"{result.records} records -> {result.pairs.num_rows} pairs"
@@ -76,8 +78,10 @@ def binarize_command(
 
     from zephyr_integrations.preferences.schema import pairs_only
 
-    if output.exists() and not overwrite:
-        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    try:
+        checks.output_file(output, "--output", overwrite=overwrite)
+    except ValueError as exc:
+        raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, staging = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
@@ -119,26 +123,57 @@ def export_command(
 
     Example: zephyr export rated.jsonl -o ./my-prefs --sft --gen --push-to-hub me/my-prefs
     """
-    from zephyr_integrations.plugins import UnknownNameError
+    from zephyr_integrations.plugins import UnknownNameError, get_exporter
     from zephyr_integrations.preferences.dataset_card import Provenance
     from zephyr_integrations.preferences.export import ExportError, export
     from zephyr_integrations.preferences.splits import make_splits
 
     if push_to_hub and format != "hub":
         raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub")
-    if output.exists() and not overwrite:
-        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    try:
+        get_exporter(format)
+        if not 0 <= test_size < 1:
+            raise ValueError(f"--test-size {test_size}: must be a fraction in [0, 1)")
+        checks.output_folder(output, "--output", overwrite=overwrite)
+        if push_to_hub:
+            _check_hub_reachable(push_to_hub)
+    except (UnknownNameError, ValueError) as exc:
+        raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
     try:
         splits = make_splits(result.pairs, test_size=test_size, seed=seed, sft=sft, gen=gen)
         about = Provenance.from_result(result, test_size=test_size, license=license)
         export(splits, output, format=format, about=about, overwrite=overwrite)
     except (ExportError, UnknownNameError, ValueError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     counts = ", ".join(f"{name} {t.num_rows}" for name, t in splits.items())
     err.print(f"wrote {output} ({format}: {counts})", highlight=False)
     if push_to_hub:
         _push(output, push_to_hub, private)
+
+
+def _check_hub_reachable(repo_id: str) -> None:
+    """Before anything is written: a repo id, a token, and not offline (else exit 2 or 3)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils._validators import validate_repo_id
+
+    from zephyr_integrations.preferences.hub import hub_token
+
+    try:
+        validate_repo_id(repo_id)
+    except ValueError as exc:
+        raise ValueError(f"--push-to-hub {repo_id!r}: {str(exc).splitlines()[0]}") from None
+    flag = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+    if constants.HF_HUB_OFFLINE or flag:
+        raise fail(
+            "--push-to-hub: the Hugging Face Hub is off (HF_HUB_OFFLINE is set); unset it to "
+            "upload, or export without --push-to-hub",
+            EXIT_UNAVAILABLE,
+        )
+    if hub_token() is None:
+        raise ValueError(
+            "--push-to-hub: no Hugging Face token: set HF_TOKEN or run `hf auth login`"
+        )
 
 
 def _push(folder: Path, repo_id: str, private: bool) -> None:
@@ -169,12 +204,14 @@ def report_command(
     """
     from zephyr_integrations.preferences.report import write_report
 
-    if output.exists() and not overwrite:
-        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    try:
+        checks.output_folder(output, "--output", overwrite=overwrite)
+    except ValueError as exc:
+        raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
     try:
         write_report(result, output, overwrite=overwrite)
     except (OSError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     summary: Any = (output / "summary.md").read_text(encoding="utf-8").splitlines()[2]
     err.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)

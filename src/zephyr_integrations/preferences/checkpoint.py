@@ -178,5 +178,17 @@ def read_jsonl(path: Path) -> list[tuple[int, Row]]:
                     raise CheckpointError(f"{path}:{number}: expected a JSON object")
                 rows.append((number, row))
     except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot be read: {exc}") from exc
+        raise CheckpointError(unreadable(path, exc)) from exc
     return rows
+
+
+def unreadable(path: Path, exc: OSError | UnicodeDecodeError) -> str:
+    """One line saying why ``path`` cannot be read as text."""
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        return f"{path}: not UTF-8 text (a 0x{byte} byte); save the file as UTF-8"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a folder, not a file"
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    return f"{path}: cannot be read ({exc.strerror or exc})"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zephyr_integrations.preferences.checkpoint import unreadable
 from zephyr_integrations.preferences.records import ChatTurn, prompt_id
 
 #: How many problems one error message lists before summarising the rest.
@@ -160,7 +161,7 @@ def _rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
         try:
             yield from readers[suffix](source)
         except (OSError, UnicodeDecodeError) as exc:
-            raise PromptFileError([f"{source}: cannot be read: {exc}"]) from exc
+            raise PromptFileError([unreadable(source, exc)]) from exc
     else:
         raise PromptFileError(
             [
