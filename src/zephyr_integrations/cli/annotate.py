@@ -276,8 +276,11 @@ def _read_jsonl(path: Path) -> list[Any]:
 
 
 def _write_jsonl(path: Path, rows: list[Any]) -> None:
+    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    sweep_stale(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=staging_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for row in rows:

@@ -83,8 +83,13 @@ def binarize_command(
     except ValueError as exc:
         raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    sweep_stale(output)
+    fd, staging = tempfile.mkstemp(
+        prefix=staging_prefix(output), suffix=".partial", dir=output.parent
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             for row in pairs_only(result.pairs).to_pylist():

@@ -21,6 +21,8 @@ from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+
 Row = dict[str, Any]
 
 
@@ -148,7 +150,10 @@ class CheckpointLog:
 
 def write_jsonl(path: Path, rows: Iterable[Row]) -> None:
     """Write ``rows`` as JSON lines to ``path`` atomically (temporary file, fsync, rename)."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    sweep_stale(path)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=staging_prefix(path), suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             for row in rows:

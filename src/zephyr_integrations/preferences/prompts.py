@@ -6,13 +6,15 @@ ultrafeedback_binarized). With ``messages``, the conversation is cut after its l
 turn's text. Every row is checked before anything is generated: a row without a prompt, with a
 prompt of the wrong type, or a file that cannot be read raises :class:`PromptFileError` naming the
 file and line (or row). Prompts are identified as ultrafeedback_binarized does (``prompt_id`` =
-SHA-256 of the prompt); a repeated prompt is reported and kept once.
+SHA-256 of the prompt; a longer conversation by all of its turns, see :func:`conversation_id`); a
+repeated conversation is reported and kept once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -96,6 +98,23 @@ def read_prompts(path: str | Path, *, split: str | None = None) -> PromptSet:
     return PromptSet(source, prompts, duplicates)
 
 
+def conversation_id(turns: list[ChatTurn]) -> str:
+    """The ``prompt_id`` of a conversation, which tells any two different conversations apart.
+
+    A single user turn gets ultrafeedback_binarized's id (SHA-256 of the prompt); a longer
+    conversation (a system turn, earlier turns) the SHA-256 of all its turns, so conversations
+    that share their last question but differ anywhere else are two prompts, not a duplicate.
+    """
+    if len(turns) == 1 and turns[0]["role"] == "user":
+        return prompt_id(turns[0]["content"])
+    canonical = json.dumps(
+        [[turn["role"], turn["content"]] for turn in turns],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def parse_row(row: object, where: str) -> Prompt:
     """One row -> a :class:`Prompt`; ``ValueError`` naming ``where`` and the field if unusable."""
     if not isinstance(row, Mapping):
@@ -103,7 +122,7 @@ def parse_row(row: object, where: str) -> Prompt:
     messages = row.get("messages")
     if messages is not None:
         turns = _conversation(messages, where)
-        return Prompt(prompt_id(turns[-1]["content"]), turns[-1]["content"], turns, where)
+        return Prompt(conversation_id(turns), turns[-1]["content"], turns, where)
     if "prompt" not in row:
         columns = ", ".join(sorted(str(key) for key in row)) or "none"
         raise ValueError(f"{where}: no 'prompt' or 'messages' field (fields: {columns})")
