@@ -24,6 +24,9 @@ def serve(
     dtype: Annotated[str, typer.Option(help="Weights dtype (transformers).")] = "auto",
     max_input_tokens: Annotated[int, typer.Option(help="Longest prompt accepted.")] = 4095,
     max_total_tokens: Annotated[int, typer.Option(help="Prompt plus answer budget.")] = 4096,
+    payload_limit: Annotated[
+        int, typer.Option(min=1, help="Largest request body in bytes (413 above it, as TGI).")
+    ] = 2_000_000,
 ) -> None:
     """Serve a model over TGI's HTTP protocol (for tests and CPU development).
 
@@ -51,6 +54,7 @@ def serve(
             port=port,
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
+            payload_limit=payload_limit,
         )
         server.start()
     except OSError as exc:  # a port in use is exit 3, a bad address exit 2

@@ -19,8 +19,9 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from zephyr_integrations.limits import max_line_bytes, max_prompt_chars
 from zephyr_integrations.preferences.checkpoint import unreadable
 from zephyr_integrations.preferences.records import ChatTurn, prompt_id
 
@@ -122,6 +123,7 @@ def parse_row(row: object, where: str) -> Prompt:
     messages = row.get("messages")
     if messages is not None:
         turns = _conversation(messages, where)
+        _check_size(sum(len(turn["content"]) for turn in turns), where)
         return Prompt(conversation_id(turns), turns[-1]["content"], turns, where)
     if "prompt" not in row:
         columns = ", ".join(sorted(str(key) for key in row)) or "none"
@@ -129,9 +131,19 @@ def parse_row(row: object, where: str) -> Prompt:
     text = row["prompt"]
     if not isinstance(text, str):
         raise ValueError(f"{where}: 'prompt' must be a string, got {_kind(text)}")
+    _check_size(len(text), where)
     if not text.strip():
         raise ValueError(f"{where}: 'prompt' is empty")
     return Prompt(prompt_id(text), text, [ChatTurn(role="user", content=text)], where)
+
+
+def _check_size(chars: int, where: str) -> None:
+    limit = max_prompt_chars()
+    if chars > limit:
+        raise ValueError(
+            f"{where}: the prompt is {chars:,} characters, over the limit of {limit:,} "
+            "(ZEPHYR_MAX_PROMPT_CHARS)"
+        )
 
 
 def _conversation(messages: object, where: str) -> list[ChatTurn]:
@@ -191,15 +203,37 @@ def _rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
 
 
 def _jsonl_rows(source: Path) -> Iterator[tuple[str, object]]:
-    with source.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    limit = max_line_bytes()
+    with source.open("rb") as lines:
+        for number, line in enumerate(_bounded_lines(lines, limit), start=1):
+            where = f"{source}:{number}"
+            if line is None:
+                yield (
+                    where,
+                    _Unreadable(
+                        f"{where}: the line is over {limit:,} bytes (ZEPHYR_MAX_LINE_BYTES); "
+                        "no prompt is that long"
+                    ),
+                )
+                continue
             if not line.strip():
                 continue
-            where = f"{source}:{number}"
             try:
-                yield where, json.loads(line)
+                yield where, json.loads(line.decode("utf-8"))
             except json.JSONDecodeError as exc:
                 yield where, _Unreadable(f"{where}: not valid JSON ({exc.msg})")
+
+
+def _bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The file's lines, never holding more than ``limit`` bytes of one: a longer line is
+    skipped in chunks and given as None."""
+    while line := handle.readline(limit + 1):
+        if line.endswith(b"\n") or len(line) <= limit:
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(1 << 20)
+        yield None
 
 
 def _csv_rows(source: Path) -> Iterator[tuple[str, object]]:
