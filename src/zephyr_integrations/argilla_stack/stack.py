@@ -30,6 +30,10 @@ from zephyr_integrations.argilla_stack.processes import ProcessRecord, StackErro
 from zephyr_integrations.argilla_stack.server_venv import ensure_server_venv, noida_binary
 
 
+class StackStateError(ValueError):
+    """The data folder's stack state cannot be read (a bad --data-dir, a damaged file)."""
+
+
 @dataclass(frozen=True)
 class Connection:
     """How to reach a running Argilla: the URL, the owner's API key and (local) UI login."""
@@ -297,7 +301,7 @@ class LocalStack:
         except FileNotFoundError:
             return ()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StackError(
+            raise StackStateError(
                 f"{self.state_file}: unreadable stack state ({exc}); remove it if no stack runs"
             ) from exc
 

@@ -91,8 +91,10 @@ def status(data_dir: DataDir = None, config: Config = None) -> None:
     try:
         stack = LocalStack(_config(config, data_dir))
         state = stack.status()
-    except (StackError, ValueError) as exc:
+    except StackError as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
+    except ValueError as exc:  # a bad configuration or data folder
+        raise failure(exc) from exc
     if not state.running:
         raise fail(
             f"the local Argilla stack in {stack.data_dir} is not running (zephyr annotate up)",
@@ -114,8 +116,10 @@ def down(data_dir: DataDir = None, config: Config = None) -> None:
     try:
         stack = LocalStack(_config(config, data_dir))
         stopped = stack.down()
-    except (StackError, ValueError) as exc:
+    except StackError as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
+    except ValueError as exc:  # a bad configuration or data folder
+        raise failure(exc) from exc
     if not stopped:
         raise fail(f"the local Argilla stack in {stack.data_dir} is not running", EXIT_UNAVAILABLE)
     err.print("stopped")
