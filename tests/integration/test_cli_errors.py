@@ -62,3 +62,26 @@ def json_line(row: object) -> str:
     import json
 
     return json.dumps(row)
+
+
+def test_export_push_to_an_unreachable_hub_is_exit_3_and_keeps_nothing(tmp_path: Path) -> None:
+    from tests.unit.test_export_cli import preference_rows, write_jsonl
+
+    source = write_jsonl(tmp_path / "rated.jsonl", preference_rows(4))
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "HF_TOKEN": "hf_planted_token_for_the_unreachable_hub",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    env.pop("HF_HUB_OFFLINE", None)
+    command = [*ZEPHYR, "export", str(source), "-o", str(tmp_path / "prefs"), "--push-to-hub"]
+    done = subprocess.run(
+        [*command, "me/prefs"], capture_output=True, text=True, env=env, timeout=180, check=False
+    )
+    assert done.returncode == 3, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("error: ") and "nothing was kept" in last
+    assert "Traceback" not in done.stderr and env["HF_TOKEN"] not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rated.jsonl"]

@@ -145,6 +145,7 @@ def export_command(
     except (UnknownNameError, ValueError) as exc:
         raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    existed = output.exists()
     try:
         splits = make_splits(result.pairs, test_size=test_size, seed=seed, sft=sft, gen=gen)
         about = Provenance.from_result(result, test_size=test_size, license=license)
@@ -152,9 +153,10 @@ def export_command(
     except (ExportError, UnknownNameError, ValueError, OSError) as exc:
         raise failure(exc) from exc
     counts = ", ".join(f"{name} {t.num_rows}" for name, t in splits.items())
+    url = _push(output, push_to_hub, private, fresh=not existed) if push_to_hub else None
     err.print(f"wrote {output} ({format}: {counts})", highlight=False)
-    if push_to_hub:
-        _push(output, push_to_hub, private)
+    if url:
+        err.print(f"uploaded {output} to {url}", highlight=False)
 
 
 def _check_hub_reachable(repo_id: str) -> None:
@@ -181,14 +183,29 @@ def _check_hub_reachable(repo_id: str) -> None:
         )
 
 
-def _push(folder: Path, repo_id: str, private: bool) -> None:
-    from zephyr_integrations.preferences.hub import HubPushError, push_to_hub
+def _push(folder: Path, repo_id: str, private: bool, *, fresh: bool) -> str:
+    """Upload the exported folder; if that fails, a folder this run made is removed (a failed
+    run leaves nothing), and the error is one line with exit 3."""
+    import shutil
+
+    from zephyr_integrations.cli.errors import describe
+    from zephyr_integrations.preferences.hub import push_to_hub
 
     try:
-        url = push_to_hub(folder, repo_id, private=private)
-    except HubPushError as exc:
-        raise fail(str(exc), EXIT_UNAVAILABLE) from None
-    err.print(f"uploaded {folder} to {url}", highlight=False)
+        return push_to_hub(folder, repo_id, private=private)
+    except Exception as exc:  # HubPushError, or the network failing under huggingface_hub
+        message, _ = describe(exc)
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise fail(
+                f"{message}; nothing was kept: run the same command again when the Hub is "
+                "reachable",
+                EXIT_UNAVAILABLE,
+            ) from None
+        raise fail(
+            f"{message}; the export in {folder} is complete, only the upload failed",
+            EXIT_UNAVAILABLE,
+        ) from None
 
 
 @app.command("report")
