@@ -25,7 +25,7 @@ import typer
 from pydantic import ValidationError
 
 from zephyr_integrations.cli import checks
-from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail, failure
+from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, app, err, fail, failure
 from zephyr_integrations.cli.errors import describe, validation_line
 
 _BACKEND_KEYS = ("dtype", "device", "revision", "truncate")
@@ -166,7 +166,7 @@ def collect(
     except CollectError as exc:  # a model that cannot be reached is a service problem
         cause = exc.__cause__
         unavailable = cause is not None and describe(cause)[1] == EXIT_UNAVAILABLE
-        raise fail(str(exc), EXIT_UNAVAILABLE if unavailable else 2) from exc
+        raise fail(str(exc), EXIT_UNAVAILABLE if unavailable else EXIT_USAGE) from exc
     except (PromptFileError, CheckpointError, ValueError) as exc:
         raise failure(exc) from exc
     for duplicate in report.duplicates:
