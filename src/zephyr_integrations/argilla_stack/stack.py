@@ -29,6 +29,20 @@ from zephyr_integrations.argilla_stack.credentials import (
 from zephyr_integrations.argilla_stack.processes import ProcessRecord, StackError
 from zephyr_integrations.argilla_stack.server_venv import ensure_server_venv, noida_binary
 
+#: `argilla_server database users create` for the owner, with the secrets read from the
+#: environment (argv: username, workspace).
+_CREATE_OWNER = """
+import os, runpy, sys
+username, workspace = sys.argv[1:3]
+sys.argv = [
+    "argilla_server", "database", "users", "create", "--username", username,
+    "--first-name", "Owner", "--role", "owner", "--workspace", workspace,
+    "--password", os.environ.pop("ZEPHYR_OWNER_PASSWORD"),
+    "--api-key", os.environ.pop("ZEPHYR_OWNER_API_KEY"),
+]
+runpy.run_module("argilla_server", run_name="__main__", alter_sys=True)
+"""
+
 
 class StackStateError(ValueError):
     """The data folder's stack state cannot be read (a bad --data-dir, a damaged file)."""
@@ -246,28 +260,15 @@ class LocalStack:
             "database migration",
             secrets,
         )
+        # The password and key travel in the environment (readable by the user only), never
+        # on the command line, which every local user can read in /proc while it runs.
         proc.run_once(
-            [
-                str(python),
-                "-m",
-                "argilla_server",
-                "database",
-                "users",
-                "create",
-                "--username",
-                credentials.username,
-                "--first-name",
-                "Owner",
-                "--password",
-                credentials.password.get_secret_value(),
-                "--role",
-                "owner",
-                "--api-key",
-                credentials.api_key.get_secret_value(),
-                "--workspace",
-                OWNER_WORKSPACE,
-            ],
-            env,
+            [str(python), "-c", _CREATE_OWNER, credentials.username, OWNER_WORKSPACE],
+            {
+                **env,
+                "ZEPHYR_OWNER_PASSWORD": credentials.password.get_secret_value(),
+                "ZEPHYR_OWNER_API_KEY": credentials.api_key.get_secret_value(),
+            },
             log,
             "creating the owner user",
             secrets,

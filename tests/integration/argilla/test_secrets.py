@@ -121,6 +121,9 @@ def test_stack_files_logs_and_child_environments_hold_no_readable_secret(
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
             assert not any(secret in data for secret in secrets), path
     assert "credentials.json" in holders  # the scan does see a secret where one is
+    setup = (stack.logs / "setup.log").read_text(encoding="utf-8")
+    if "User successfully created" in setup:  # the server prints the owner's key: masked
+        assert "api_key: '***'" in setup
     assert not [h for h in holders if h.startswith("logs/")]
     for record in stack.status().processes:
         raw = Path(f"/proc/{record.pid}/environ").read_bytes()
