@@ -4,10 +4,12 @@ the text is cut at its start, whether the server or the client applies it, in in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from zephyr_integrations import ChatZephyr
+from zephyr_integrations.backends.stops import cut_at_stop
 from zephyr_integrations.testing.scripted_backend import ScriptedBackend
 from zephyr_integrations.testing.tgi_server import TGIServer
 
@@ -36,3 +38,27 @@ def test_invoke_and_stream_cut_at_the_first_stop_to_complete(
     streamed = "".join(str(chunk.content) for chunk in llm.stream(question, stop=stop_list))
     assert invoked.content == streamed == f"hey {cut}"
     assert invoked.response_metadata["stop_sequence"] == matched
+
+
+def test_transformers_invoke_and_stream_cut_at_the_first_stop_to_complete(
+    tiny_model_path: Path,
+) -> None:
+    llm = ChatZephyr(
+        model=str(tiny_model_path),
+        backend="transformers",
+        backend_kwargs={"dtype": "float32"},
+        temperature=0,
+        max_tokens=40,
+    )
+    text = str(llm.invoke("Tell me a story").content)
+    assert len(text) >= 12, text
+    # Overlapping stops: the longer starts first, the shorter completes first and wins.
+    longer, shorter = text[4:12], text[8:11]
+    expected, matched = cut_at_stop(text, [longer, shorter])
+    assert matched == shorter and len(expected) <= 8
+    invoked = llm.invoke("Tell me a story", stop=[longer, shorter])
+    streamed = "".join(
+        str(chunk.content) for chunk in llm.stream("Tell me a story", stop=[longer, shorter])
+    )
+    assert invoked.content == streamed == expected
+    assert invoked.response_metadata["stop_sequence"] == shorter
