@@ -44,6 +44,7 @@ from zephyr_integrations.chat_output import (
     tools_in_use,
     with_system_text,
 )
+from zephyr_integrations.redact import redact_url
 from zephyr_integrations.template import format_messages
 from zephyr_integrations.tools import (
     ToolSpec,
@@ -119,9 +120,16 @@ class ChatZephyr(LocalBatching, BaseChatModel):
     may be where its schema sets no ``maxLength``. Off by default; a safety net for weak models
     that would otherwise write one string until ``max_tokens`` runs out."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     _backend: Backend = PrivateAttr()
+
+    def __repr_args__(self) -> Any:
+        """As pydantic's, with a URL's password masked (``http://user:***@host``)."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
 
     @model_validator(mode="after")
     def _build_backend(self) -> Self:

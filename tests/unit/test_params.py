@@ -31,7 +31,7 @@ from zephyr_integrations.template import MessageFormatError, UnsupportedContentE
     ],
 )
 def test_absurd_fields_are_refused_at_construction_naming_the_field(field: str, value: Any) -> None:
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(ValidationError, match=field.replace("max_tokens", "max_(new_)?tokens")):
         ChatZephyr(**{field: value})
 
 

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from zephyr_integrations.limits import check_prompt
+
 FinishReason = Literal["eos_token", "stop_sequence", "length"]
 """Why generation ended, in TGI's words: the model's end-of-sequence token, a stop sequence,
 or the ``max_new_tokens`` budget."""
@@ -125,6 +127,10 @@ class GenerationRequest:
 
     prompt: str
     params: GenerationParams = field(default_factory=GenerationParams)
+
+    def __post_init__(self) -> None:
+        # Before any backend tokenizes or sends it (see zephyr_integrations.limits).
+        check_prompt(self.prompt)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from zephyr_integrations.backends.tgi_http import (
 )
 from zephyr_integrations.backends.tgi_info import TGIInfo, fetch_info
 from zephyr_integrations.backends.tgi_stream import StreamState, guard_async, guard_sync
+from zephyr_integrations.redact import redact_url
 
 T = TypeVar("T")
 TGI_MAX_STOP = 4
@@ -113,7 +114,8 @@ class TGIBackend:
 
     def __repr__(self) -> str:
         key = "'**********'" if self.api_key else "None"
-        return f"TGIBackend(base_url={self.base_url!r}, api_key={key}, timeout={self.timeout})"
+        url = redact_url(self.base_url)
+        return f"TGIBackend(base_url={url!r}, api_key={key}, timeout={self.timeout})"
 
     # -- server facts -----------------------------------------------------------------------
 
@@ -247,8 +249,9 @@ class TGIBackend:
             if limit is not None and prompt_tokens > limit:
                 if not self.truncate:
                     raise PromptTooLongError(
-                        f"the prompt is {prompt_tokens} tokens but {self.base_url} accepts at "
-                        f"most {limit} (max_input_tokens); shorten it or pass truncate=True"
+                        f"the prompt is {prompt_tokens} tokens but {redact_url(self.base_url)} "
+                        f"accepts at most {limit} (max_input_tokens); shorten it or pass "
+                        "truncate=True"
                     )
                 kwargs["truncate"] = limit
         if params.max_new_tokens is not None:
@@ -358,17 +361,16 @@ class TGIBackend:
         return random.uniform(ceiling / 2, ceiling)  # exponential backoff with jitter
 
     def _translate(self, exc: Exception) -> Exception:
+        url = redact_url(self.base_url)
         if isinstance(exc, httpx.ConnectError | ConnectionError):
-            return TGIConnectionError(f"could not connect to TGI at {self.base_url}: {exc}")
+            return TGIConnectionError(f"could not connect to TGI at {url}: {exc}")
         if isinstance(exc, InferenceTimeoutError | httpx.TimeoutException | asyncio.TimeoutError):
-            return TimeoutError(
-                f"TGI at {self.base_url} did not answer within timeout={self.timeout} s"
-            )
+            return TimeoutError(f"TGI at {url} did not answer within timeout={self.timeout} s")
         if isinstance(exc, TextGenerationError):
             return exc
         if isinstance(exc, HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else None
-            return TGIError(f"TGI at {self.base_url} answered {status}: {server_message(exc)}")
+            return TGIError(f"TGI at {url} answered {status}: {server_message(exc)}")
         return exc
 
 
@@ -384,9 +386,9 @@ def _check_url(url: str) -> str:
         raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
+        raise ValueError(f"base_url={redact_url(url)!r} is invalid: expected http(s)://host[:port]")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError as exc:
-        raise ValueError(f"base_url={url!r} is invalid: {exc}") from exc
+        raise ValueError(f"base_url={redact_url(url)!r} is invalid: {exc}") from exc
     return url.rstrip("/")

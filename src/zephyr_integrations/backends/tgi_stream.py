@@ -10,6 +10,7 @@ import httpx
 from zephyr_integrations.backends.base import Generation, GenerationParams, TextDelta
 from zephyr_integrations.backends.stops import StopStreamer
 from zephyr_integrations.backends.tgi_errors import TGIError
+from zephyr_integrations.redact import redact_url
 
 if TYPE_CHECKING:
     from zephyr_integrations.backends.tgi import TGIBackend
@@ -73,7 +74,7 @@ class StreamState:
     def finish(self) -> Iterator[TextDelta]:
         if self.generation is None:
             raise TGIError(
-                f"the stream from {self.backend.base_url} ended before its final event "
+                f"the stream from {redact_url(self.backend.base_url)} ended before its final event "
                 "(the connection was cut)"
             )
         tail = self.streamer.flush()

@@ -26,6 +26,7 @@ from zephyr_integrations.preferences.schema import (
     PREFERENCE_SPLITS,
     explicit_prompt,
 )
+from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
 
 #: Rows per Parquet shard in a Hub folder (ultrafeedback_binarized's train_prefs fits in one).
 SHARD_ROWS = 100_000
@@ -43,14 +44,15 @@ def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Pa
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists (pass overwrite / --overwrite to replace)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target)  # what killed runs left
     staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".partial", dir=target.parent)
     )
     try:
         yield staging
         if target.exists():
             old = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+                tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".old", dir=target.parent)
             )
             os.replace(target, old / "previous")
             os.replace(staging, target)

@@ -89,6 +89,8 @@ async def ajudge(
     earlier run finished are skipped; with ``retry_failed`` its failures are judged again.
     """
     started = time.perf_counter()
+    if max_retries < 0:
+        raise JudgeError(f"max_retries={max_retries} must be 0 or more")
     rows, duplicates = _load(candidates)
     report = JudgeReport(output=Path(output), judge=label, duplicates=duplicates)
     if not rows:
