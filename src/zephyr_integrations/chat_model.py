@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, cast
 
@@ -16,13 +17,18 @@ from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
 from zephyr_integrations import plugins
@@ -45,8 +51,11 @@ from zephyr_integrations.chat_output import (
     tools_in_use,
     with_system_text,
 )
+from zephyr_integrations.profile import BackendProfile, check_profile
 from zephyr_integrations.response_format import ResponseFormat
+from zephyr_integrations.serialization import SerializableChat
 from zephyr_integrations.template import format_messages
+from zephyr_integrations.token_count import prompt_tokens, token_ids
 from zephyr_integrations.tools import (
     ToolSpec,
     forced_call_schema,
@@ -58,7 +67,7 @@ from zephyr_integrations.tools import (
 ZEPHYR_7B_BETA = "HuggingFaceH4/zephyr-7b-beta"
 
 
-class ChatZephyr(LocalBatching, BaseChatModel):
+class ChatZephyr(SerializableChat, LocalBatching, BaseChatModel):
     """Zephyr (HuggingFaceH4/zephyr-7b-beta and its family) as a LangChain chat model.
 
     Example:
@@ -112,9 +121,19 @@ class ChatZephyr(LocalBatching, BaseChatModel):
 
     _backend: Backend = PrivateAttr()
 
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _check_profile(cls, profile: Any) -> Any:
+        return check_profile(profile)
+
     @model_validator(mode="after")
     def _build_backend(self) -> Self:
         self._params(stop=None)  # validates every sampling field before anything loads
+        self._connect()
+        return self
+
+    def _connect(self) -> None:
+        """Build the backend (a named one from the registry) and the default profile."""
         if isinstance(self.backend, str):
             factory = plugins.get_backend_factory(self.backend)
             self._backend = factory(model=self.model, **self._backend_options(factory))
@@ -127,7 +146,8 @@ class ChatZephyr(LocalBatching, BaseChatModel):
                 f"backend={self.backend!r} is invalid: expected a registered backend name "
                 "or an object implementing zephyr_integrations.backends.Backend"
             )
-        return self
+        if self.profile is None:  # a user-given profile wins
+            self.profile = cast(ModelProfile, BackendProfile(self._backend))
 
     def _backend_options(self, factory: Callable[..., Any]) -> dict[str, Any]:
         """``backend_kwargs`` plus the connection fields the backend's factory accepts."""
@@ -157,13 +177,38 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         backend = self.backend if isinstance(self.backend, str) else type(self.backend).__name__
         return {"model": self.model, "backend": backend, **self._sampling_fields()}
 
+    def _served(self) -> dict[str, str | None]:
+        """Which backend, server and model answer: the served model as the backend reports
+        it (TGI's ``/info`` ``model_id``), not the ``model`` field's default."""
+        backend = self.backend if isinstance(self.backend, str) else type(self.backend).__name__
+        base_url = getattr(self._backend, "base_url", None)
+        return {
+            "backend": backend,
+            "base_url": base_url if isinstance(base_url, str) else None,
+            "served_model": self._backend.model_name,
+        }
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        """The cache key: LangChain's, plus the backend, server URL and served model, so that
+        two servers never share cache entries."""
+        served = json.dumps(self._served(), sort_keys=True)
+        return f"{super()._get_llm_string(stop=stop, **kwargs)}---{served}"
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = self._params(stop=stop, **{k: v for k, v in kwargs.items() if k != "model"})
+        try:
+            served = self._served()
+        except Exception:  # tracing must not fail a call: the call itself reports the fault
+            served = {"backend": str(self.backend), "base_url": None, "served_model": self.model}
         ls_params = LangSmithParams(
             ls_provider=MODEL_PROVIDER,
-            ls_model_name=kwargs.get("model", self.model),
+            ls_model_name=kwargs.get("model") or served["served_model"] or self.model,
             ls_model_type="chat",
         )
+        extra = cast(dict[str, Any], ls_params)
+        extra["ls_backend"] = served["backend"]
+        if served["base_url"] is not None:
+            extra["ls_base_url"] = served["base_url"]
         if params.temperature is not None:
             ls_params["ls_temperature"] = params.temperature
         if params.max_new_tokens is not None:
@@ -171,6 +216,21 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         if params.stop:
             ls_params["ls_stop"] = list(params.stop)
         return ls_params
+
+    # -- token counts -----------------------------------------------------------------------
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """``text``'s token ids with the model's own tokenizer, read as a prompt (BOS
+        included): the local tokenizer, or TGI's ``/tokenize``."""
+        return token_ids(self._backend, text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """The ``input_tokens`` a call with ``messages`` (and ``tools``) uses: the rendered
+        Zephyr prompt, counted by the backend's tokenizer. Content Zephyr cannot read (images,
+        audio, files) raises :class:`~zephyr_integrations.template.UnsupportedContentError`."""
+        return prompt_tokens(self._backend, messages, tools)
 
     # -- requests ---------------------------------------------------------------------------
 
