@@ -118,6 +118,7 @@ def test_cache_keys_differ_per_server_and_served_model() -> None:
     keys = {llm._get_llm_string() for llm in (a, b, c)}
     assert len(keys) == 3
     assert '"base_url": "http://127.0.0.1:9"' in a._get_llm_string()
+    assert '"served_model": "m"' in a._get_llm_string()
     ls = a._get_ls_params()
     assert ls["ls_model_name"] == "m"
     assert ls.get("ls_base_url") == "http://127.0.0.1:9" and ls.get("ls_backend") == "tgi"
