@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, cast
 
@@ -19,7 +18,6 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import (
     BaseChatModel,
-    LangSmithParams,
     LanguageModelInput,
     ModelProfile,
 )
@@ -43,7 +41,6 @@ from zephyr_integrations.backends.grammar import limit_string_lengths
 from zephyr_integrations.batching import LocalBatching, take_prefilled
 from zephyr_integrations.call_options import check_call_options, sampling_options
 from zephyr_integrations.chat_output import (
-    MODEL_PROVIDER,
     StreamAssembler,
     one_call_only,
     result_from_chunks,
@@ -63,11 +60,12 @@ from zephyr_integrations.tools import (
     normalize_tool_choice,
     tool_instructions,
 )
+from zephyr_integrations.tracing import TracedChat
 
 ZEPHYR_7B_BETA = "HuggingFaceH4/zephyr-7b-beta"
 
 
-class ChatZephyr(SerializableChat, LocalBatching, BaseChatModel):
+class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
     """Zephyr (HuggingFaceH4/zephyr-7b-beta and its family) as a LangChain chat model.
 
     Example:
@@ -176,46 +174,6 @@ class ChatZephyr(SerializableChat, LocalBatching, BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         backend = self.backend if isinstance(self.backend, str) else type(self.backend).__name__
         return {"model": self.model, "backend": backend, **self._sampling_fields()}
-
-    def _served(self) -> dict[str, str | None]:
-        """Which backend, server and model answer: the served model as the backend reports
-        it (TGI's ``/info`` ``model_id``), not the ``model`` field's default."""
-        backend = self.backend if isinstance(self.backend, str) else type(self.backend).__name__
-        base_url = getattr(self._backend, "base_url", None)
-        return {
-            "backend": backend,
-            "base_url": base_url if isinstance(base_url, str) else None,
-            "served_model": self._backend.model_name,
-        }
-
-    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
-        """The cache key: LangChain's, plus the backend, server URL and served model, so that
-        two servers never share cache entries."""
-        served = json.dumps(self._served(), sort_keys=True)
-        return f"{super()._get_llm_string(stop=stop, **kwargs)}---{served}"
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = self._params(stop=stop, **{k: v for k, v in kwargs.items() if k != "model"})
-        try:
-            served = self._served()
-        except Exception:  # tracing must not fail a call: the call itself reports the fault
-            served = {"backend": str(self.backend), "base_url": None, "served_model": self.model}
-        ls_params = LangSmithParams(
-            ls_provider=MODEL_PROVIDER,
-            ls_model_name=kwargs.get("model") or served["served_model"] or self.model,
-            ls_model_type="chat",
-        )
-        extra = cast(dict[str, Any], ls_params)
-        extra["ls_backend"] = served["backend"]
-        if served["base_url"] is not None:
-            extra["ls_base_url"] = served["base_url"]
-        if params.temperature is not None:
-            ls_params["ls_temperature"] = params.temperature
-        if params.max_new_tokens is not None:
-            ls_params["ls_max_tokens"] = params.max_new_tokens
-        if params.stop:
-            ls_params["ls_stop"] = list(params.stop)
-        return ls_params
 
     # -- token counts -----------------------------------------------------------------------
 
