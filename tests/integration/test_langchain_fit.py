@@ -99,20 +99,24 @@ def test_create_agent_returns_a_parsed_structured_response(
     assert Weather.model_validate_json(last.text) == state["structured_response"]
 
 
-def test_response_format_with_tools_sends_one_grammar_for_a_call_or_the_answer(
-    tiny_model_path: Path, servers: dict[str, TGIServer]
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_response_format_with_tools_constrains_to_a_call_or_the_answer(
+    backend: str, tiny_model_path: Path, servers: dict[str, TGIServer]
 ) -> None:
-    llm = llm_on("tgi", tiny_model_path, servers, max_tokens=48)
+    llm = llm_on(backend, tiny_model_path, servers, max_tokens=48)
     shape = {"type": "json_schema", "json_schema": {"name": "Weather"}}
     shape["json_schema"]["schema"] = Weather.model_json_schema()  # type: ignore[index]
-    message = llm.bind_tools([get_weather], response_format=shape).invoke("Weather in Paris?")
-    sent = [r for r in servers["a"].requests if r.path == "/"][-1].body["parameters"]["grammar"]
-    assert sent["type"] == "json" and len(sent["value"]["anyOf"]) == 2
-    if message.tool_calls:
-        assert message.tool_calls[0]["name"] == "get_weather"
-        assert isinstance(message.tool_calls[0]["args"]["city"], str)
-    else:
-        Weather.model_validate_json(message.text)
+    bound = llm.bind_tools([get_weather], response_format=shape)
+    for question in ("Weather in Paris?", "Is it warm in Rome?", "London weather"):
+        message = bound.invoke(question)
+        if message.tool_calls:  # the grammar allowed exactly these two shapes
+            assert message.tool_calls[0]["name"] == "get_weather"
+            assert isinstance(message.tool_calls[0]["args"]["city"], str)
+        else:
+            Weather.model_validate_json(message.text)
+    if backend == "tgi":
+        sent = [r for r in servers["a"].requests if r.path == "/"][-1].body["parameters"]
+        assert sent["grammar"]["type"] == "json" and len(sent["grammar"]["value"]["anyOf"]) == 2
 
 
 # -- 2. profile ------------------------------------------------------------------------------
