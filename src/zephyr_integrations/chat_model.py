@@ -331,7 +331,6 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
         """Bind call options, checked now: an option ChatZephyr cannot honour (``logprobs``,
         ``n``, ...) or a ``response_format`` that is not a JSON schema raises here, not at
         ``invoke``."""
-        check_call_options(kwargs)
         self._params(kwargs.get("stop"), **{k: v for k, v in kwargs.items() if k != "stop"})
         if kwargs.get("response_format") is not None:
             ResponseFormat.read(kwargs["response_format"])

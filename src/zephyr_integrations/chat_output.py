@@ -24,7 +24,13 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from zephyr_integrations.backends.base import FinishReason, Generation
 from zephyr_integrations.response_format import is_call, split_reply
 from zephyr_integrations.tool_stream import ToolCallStream
-from zephyr_integrations.tools import ToolSpec, is_forced, parse_forced_call, parse_tool_calls
+from zephyr_integrations.tools import (
+    TOOL_CALL_OPEN,
+    ToolSpec,
+    is_forced,
+    parse_forced_call,
+    parse_tool_calls,
+)
 
 MODEL_PROVIDER = "huggingface"
 FINISH_REASONS: dict[FinishReason, str] = {
@@ -69,10 +75,12 @@ def split_tool_calls(
     if is_forced(kwargs.get("tool_choice")):
         calls, invalid = parse_forced_call(generation.text, names, generation.finish_reason)
         return "", calls, invalid
-    text, calls, invalid = parse_tool_calls(generation.text, names)
-    if one_call_only(kwargs):
-        calls, invalid = (calls[:1], []) if calls else ([], invalid[:1])
-    return text, calls, invalid
+    text = generation.text
+    if one_call_only(kwargs):  # the first call block only, readable or not
+        first = text.find(TOOL_CALL_OPEN)
+        second = -1 if first == -1 else text.find(TOOL_CALL_OPEN, first + 1)
+        text = text if second == -1 else text[:second]
+    return parse_tool_calls(text, names)
 
 
 def usage(generation: Generation) -> UsageMetadata:
@@ -126,6 +134,7 @@ class StreamAssembler:
             if self.held:
                 return
             released, chunks = self.tools.push(text) if self.tools else (text, [])
+            chunks = _joined(chunks)  # one entry per call within one message
             if self.one_call:
                 chunks = [chunk for chunk in chunks if chunk["index"] in (0, None)]
             if released or chunks:
@@ -138,8 +147,7 @@ class StreamAssembler:
             tail = generation.text
         elif self.tools is not None:
             tail, chunks = self.tools.finish(generation.text, generation.finish_reason)
-            if self.held:  # name and arguments arrive in this one chunk: one entry per call
-                chunks = _joined(chunks)
+            chunks = _joined(chunks)  # one entry per call within one message
             if self.one_call:
                 chunks = [chunk for chunk in chunks if chunk["index"] in (0, None)]
         if tail:

@@ -138,6 +138,20 @@ def test_parallel_tool_calls_false_keeps_one_call() -> None:
     assert [c["args"]["city"] for c in merged.tool_calls] == ["Rome"]
 
 
+def test_parallel_tool_calls_false_keeps_the_first_block_even_when_it_does_not_parse() -> None:
+    good = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
+    llm, _ = chat("<tool_call>\n{not json}\n</tool_call>\n" + good)
+    one = llm.bind_tools([get_weather], parallel_tool_calls=False)
+    message = one.invoke("x")
+    assert message.tool_calls == [] and len(message.invalid_tool_calls) == 1
+    streamed = list(one.stream("x"))
+    merged = streamed[0]
+    for chunk in streamed[1:]:
+        merged += chunk
+    assert len(merged.tool_calls) + len(merged.invalid_tool_calls) == 1  # the first block only
+    assert "Oslo" not in str(merged.tool_calls)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
