@@ -97,6 +97,16 @@ class BackendProfile(Mapping[str, Any]):
     def __bool__(self) -> bool:  # never empty: answered without reading the limits
         return True
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> BackendProfile:
+        """A copy that reads the same (or the copied) backend; no lock is copied."""
+        copied = BackendProfile(memo.get(id(self.backend), self.backend))
+        copied._complete = self._complete
+        return copied
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled alone, a profile is the plain dict it reads as."""
+        return (dict, (dict(self),))
+
     def __repr__(self) -> str:
         if self._complete is None:
             return f"BackendProfile({self._known!r}, token limits not read yet)"

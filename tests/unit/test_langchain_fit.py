@@ -4,6 +4,7 @@ tests/integration/test_langchain_fit.py)."""
 
 from __future__ import annotations
 
+import copy
 import pickle
 import warnings
 from typing import Any
@@ -47,6 +48,13 @@ def test_profile_reports_capabilities_without_touching_the_backend() -> None:
     assert "max_input_tokens" not in profile  # the scripted backend has no token limits
     plain = ChatZephyr(backend=ScriptedBackend())
     assert plain.profile is not None and plain.profile["structured_output"] is False
+
+
+def test_a_profile_copies_and_pickles_without_its_lock() -> None:
+    llm = ChatZephyr()  # the default Hub id: never loaded here
+    copied = copy.deepcopy(llm)
+    assert isinstance(copied.profile, BackendProfile) and copied.profile == llm.profile
+    assert pickle.loads(pickle.dumps(llm.profile)) == dict(llm.profile or {})
 
 
 def test_a_user_profile_wins() -> None:
