@@ -177,3 +177,28 @@ def test_length_bound_follows_the_schema_and_names_what_is_unbounded() -> None:
         json_length_bound({"type": "object", "properties": {}})
     with pytest.raises(GrammarError, match=r"#/properties/s: a string without maxLength"):
         json_length_bound(close_objects({"properties": {"s": {"type": "string"}}}))
+
+
+def test_response_format_beside_tools_closes_each_branch_and_leaves_the_wrapper_open() -> None:
+    backend = ScriptedBackend(reply='{"name": "a", "arguments": {"x": 1}}', grammar=True)
+    tool_a = {"name": "a", "description": "A", "parameters": {"type": "object",
+              "properties": {"x": {"type": "integer"}}}}  # fmt: skip
+    response = {"type": "json_schema", "json_schema": {"name": "Outer",
+                "schema": Outer.model_json_schema()}}  # fmt: skip
+    ChatZephyr(backend=backend).bind_tools([tool_a], response_format=response).invoke("x")
+    sent = backend.requests[-1].params.grammar
+    assert sent is not None
+    top = sent.schema
+    assert top["properties"] == {} and "additionalProperties" not in top  # keys from branches
+    call, answer = top["anyOf"]
+    assert call["additionalProperties"] is False
+    assert call["properties"]["arguments"]["additionalProperties"] is False
+    assert answer["additionalProperties"] is False
+    assert all(d["additionalProperties"] is False for d in top["$defs"].values())
+
+
+def test_json_object_stays_any_object() -> None:
+    backend = ScriptedBackend(reply='{"k": [1]}', grammar=True)
+    ChatZephyr(backend=backend).bind(response_format={"type": "json_object"}).invoke("x")
+    sent = backend.requests[-1].params.grammar
+    assert sent is not None and sent.schema["additionalProperties"] is True

@@ -153,6 +153,20 @@ class TextDelta:
     generation: Generation | None = None
 
 
+@dataclass(frozen=True)
+class TokenLimits:
+    """How many tokens a model takes: ``max_input_tokens`` in a prompt, ``max_total_tokens`` in
+    a prompt and its reply together (TGI's ``/info`` names). ``None`` where unknown.
+
+    A backend that knows them says so with a ``token_limits()`` method; one that can count a
+    prompt's tokens exactly as it counts ``prompt_tokens`` has a ``tokenize(text)`` method
+    returning TGI ``/tokenize`` tokens ``(id, text, start, stop)``, special tokens included.
+    """
+
+    max_input_tokens: int | None
+    max_total_tokens: int | None
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A text-generation engine ChatZephyr can drive.

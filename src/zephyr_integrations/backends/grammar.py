@@ -70,6 +70,7 @@ _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "depe
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 #: Keywords whose value is one subschema.
 _SCHEMA_ONE = ("items", "additionalItems", "contains", "not", "if", "then", "else")
+_COMPOSED = ("anyOf", "oneOf", "allOf")
 #: An object that sets one of these already says what other keys it allows.
 _OPENNESS = ("additionalProperties", "patternProperties", "unevaluatedProperties")
 
@@ -85,7 +86,9 @@ def close_objects(schema: Any) -> Any:
     ``unevaluatedProperties``) is left as it is. The members of an ``allOf`` are not closed
     one by one (each would refuse the others' keys), nor are ``anyOf``/``oneOf`` branches
     beside an object's own properties (they only add constraints to it); their own nested
-    objects are.
+    objects are. An object with no properties of its own whose keys come from its branches
+    (``{"properties": {}, "anyOf": [...]}``, the top of a TGI grammar) is left open and its
+    branches are closed instead.
     """
     return _close(schema, close_here=True)
 
@@ -103,13 +106,16 @@ def _close(schema: Any, *, close_here: bool) -> Any:
             closed[key] = _close(value, close_here=True)
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             # Beside an object's own properties, branches only add to it (an intersection).
-            partial = key == "allOf" or _is_object(schema)
+            partial = key == "allOf" or (_is_object(schema) and bool(schema.get("properties")))
             closed[key] = [_close(member, close_here=not partial) for member in value]
         elif key == "additionalProperties" and isinstance(value, dict):
             closed[key] = _close(value, close_here=True)
         else:
             closed[key] = value
-    if close_here and _is_object(closed) and not any(key in closed for key in _OPENNESS):
+    # An object without properties of its own whose keys come from branches: they close.
+    from_branches = not closed.get("properties") and any(key in closed for key in _COMPOSED)
+    opened = any(key in closed for key in _OPENNESS)
+    if close_here and _is_object(closed) and not from_branches and not opened:
         closed["additionalProperties"] = False
     return closed
 

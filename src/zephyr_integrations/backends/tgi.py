@@ -34,6 +34,7 @@ from zephyr_integrations.backends.base import (
     GenerationParams,
     GenerationRequest,
     TextDelta,
+    TokenLimits,
 )
 from zephyr_integrations.backends.stops import cut_at_stop
 from zephyr_integrations.backends.tgi_errors import (
@@ -145,6 +146,29 @@ class TGIBackend:
     @property
     def model_name(self) -> str:
         return self._model or self.info.model_id
+
+    def token_limits(self) -> TokenLimits:
+        """``max_input_tokens`` and ``max_total_tokens`` from ``/info``."""
+        info = self.info
+        return TokenLimits(info.max_input_tokens, info.max_total_tokens)
+
+    def tokenize(self, text: str) -> list[tuple[int, str, int, int]]:
+        """The server's tokens of ``text`` (``/tokenize``, BOS included). A server without a
+        tokenizer answers 404: the served model's tokenizer is then loaded here (from a local
+        folder or the Hugging Face cache) and counts the same way."""
+        tokens = self._call(lambda: self.info.tokenize(text))
+        if tokens is not None:
+            return tokens
+        from zephyr_integrations.backends.hf_files import load_tokenizer, tokenize
+
+        try:
+            tokenizer = load_tokenizer(self.info.model_id)
+        except (OSError, ValueError) as exc:
+            raise LookupError(
+                f"TGI at {self.base_url} has no tokenizer (/tokenize answered 404) and the "
+                f"tokenizer of {self.info.model_id!r} could not be loaded here: {exc}"
+            ) from exc
+        return tokenize(tokenizer, text)
 
     # -- generation -------------------------------------------------------------------------
 

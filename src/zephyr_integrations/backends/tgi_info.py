@@ -37,14 +37,24 @@ class TGIInfo:
 
     def count_tokens(self, prompt: str) -> int:
         """The server's own count of ``prompt``'s tokens (``POST /tokenize``)."""
+        tokens = self.tokenize(prompt)
+        if tokens is None:
+            raise LookupError(f"TGI at {self.base_url} has no tokenizer (/tokenize answered 404)")
+        return len(tokens)
+
+    def tokenize(self, prompt: str) -> list[tuple[int, str, int, int]] | None:
+        """The server's tokens of ``prompt`` (``POST /tokenize``), special tokens included;
+        ``None`` when the server has no tokenizer (404)."""
         response = httpx.post(
             f"{self.base_url}/tokenize",
             json={"inputs": prompt},
             headers=self.headers,
             timeout=self.timeout,
         )
+        if response.status_code == 404:
+            return None
         response.raise_for_status()
-        return len(response.json())
+        return [(t["id"], t["text"], t["start"], t["stop"]) for t in response.json()]
 
     def may_exceed_input_limit(self, prompt: str) -> bool:
         """False when ``prompt`` surely fits: a byte-level tokenizer makes at most one token per

@@ -20,6 +20,14 @@ from zephyr_integrations.backends.base import (
     GenerationParams,
     GenerationRequest,
     TextDelta,
+    TokenLimits,
+)
+from zephyr_integrations.backends.hf_files import (
+    Token,
+    context_length,
+    load_tokenizer,
+    read_config,
+    tokenize,
 )
 from zephyr_integrations.backends.stops import StopStreamer
 
@@ -105,6 +113,29 @@ class TransformersBackend:
                     engine = self._load()
                     _ENGINES[key] = engine
         return engine
+
+    def _loaded_engine(self) -> TransformersEngine | None:
+        return _ENGINES.get((self._source, self.dtype, self.device, self.revision, self.gguf_file))
+
+    def token_limits(self) -> TokenLimits:
+        """The model's context length, from its config (no weights loaded)."""
+        engine = self._loaded_engine()
+        if engine is not None:
+            context = engine.context_length
+        else:
+            context = context_length(read_config(self._source, self.revision))
+        return TokenLimits(None if context is None else context - 1, context)
+
+    def tokenize(self, text: str) -> list[Token]:
+        """``text`` as the model reads a prompt (BOS included), with the model's own tokenizer
+        (loaded alone when the weights are not)."""
+        engine = self._loaded_engine()
+        tokenizer = (
+            engine.tokenizer
+            if engine is not None
+            else load_tokenizer(self._source, self.revision, self.gguf_file, self.trust_remote_code)
+        )
+        return tokenize(tokenizer, text)
 
     def _load(self) -> TransformersEngine:
         from zephyr_integrations.backends.hf_engine import TransformersEngine
