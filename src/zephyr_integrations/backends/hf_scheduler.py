@@ -70,6 +70,8 @@ class SchedulerStats:
     waiting: int = 0
     batch_sizes: list[int] = field(default_factory=list)
     """The batch size of every step, kept only while ``record_steps`` is on."""
+    admissions: list[int] = field(default_factory=list)
+    """The submission numbers of admitted sequences, in admission order (``record_steps``)."""
     record_steps: bool = False
 
 
@@ -109,6 +111,7 @@ class Scheduler:
         self._oom_cap: int | None = None
         self._steps_since_oom = 0
         self._thread: threading.Thread | None = None
+        self._submitted = 0
 
     # -- callers' side (any thread) ---------------------------------------------------------
 
@@ -118,6 +121,9 @@ class Scheduler:
         for sequence in sequences:
             self.check_fits(sequence)
         with self._cond:
+            for sequence in sequences:
+                self._submitted += 1
+                sequence.number = self._submitted
             self._queue.extend(sequences)
             self.stats.waiting = len(self._queue)
             if self._thread is None or not self._thread.is_alive():
@@ -217,6 +223,8 @@ class Scheduler:
             return
         self._running = rows = [*running, *admitted]
         self.stats.admitted += len(admitted)
+        if self.stats.record_steps:
+            self.stats.admissions.extend(s.number for s in admitted)
         self._record(len(rows), self.batch.size * self.batch.width)
         tokens: list[int | None]
         try:

@@ -58,6 +58,8 @@ class Sequence:
     generated: list[int] = field(default_factory=list)
     future: Future[Generation] = field(default_factory=Future)
     cancelled: bool = False
+    number: int = 0
+    """Its place in the order of submission (set by the scheduler)."""
     finish_reason: FinishReason | None = None
     _stops: tuple[str, ...] = ()
     _window: int = 0
