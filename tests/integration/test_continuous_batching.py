@@ -216,3 +216,28 @@ def test_bad_requests_fail_alone(tiny_model_path: Path, engines: None) -> None:
     assert isinstance(outcomes[3], TimeoutError) and "timeout=0.2" in str(outcomes[3])
     alone = tiny.generate([fine])[0]
     assert outcomes[0] == alone and outcomes[4] == alone
+
+
+@pytest.mark.slow
+async def test_real_model_joining_a_running_batch_keeps_greedy_fp32_outputs(engines: None) -> None:
+    from zephyr_integrations.local_models import smollm2_folder
+
+    llm = ChatZephyr(
+        model=str(smollm2_folder()), temperature=0, backend_kwargs={"dtype": "float32"}
+    )
+    questions = ["What is 2 + 2?", "Name a primary colour.", "What is the capital of Italy?"]
+    budgets = [40, 12, 24]
+    alone = [
+        (await llm.ainvoke(q, max_tokens=n)).content
+        for q, n in zip(questions, budgets, strict=True)
+    ]
+    engine = llm._backend.engine  # type: ignore[attr-defined]
+    engine.scheduler.stats = SchedulerStats(record_steps=True)
+    first = asyncio.create_task(llm.ainvoke(questions[0], max_tokens=budgets[0]))
+    while engine.scheduler.stats.steps < 3:  # the first is decoding when the others join
+        await asyncio.sleep(0.01)
+    rest = await asyncio.gather(
+        *(llm.ainvoke(q, max_tokens=n) for q, n in zip(questions[1:], budgets[1:], strict=True))
+    )
+    assert [(await first).content, *(m.content for m in rest)] == alone
+    assert max(engine.scheduler.stats.batch_sizes) == 3
