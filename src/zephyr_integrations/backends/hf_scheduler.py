@@ -159,13 +159,20 @@ class Scheduler:
 
     def _loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue and not self._running:
-                    self._cond.wait()
-                self._drop_gone(time.monotonic())
-                admitted = self._admit()
-            if self._running or admitted:
-                self._step(admitted)
+            admitted: list[Sequence] = []
+            try:
+                with self._cond:
+                    while not self._queue and not self._running:
+                        self._cond.wait()
+                    self._drop_gone(time.monotonic())
+                    admitted = self._admit()
+                if self._running or admitted:
+                    self._step(admitted)
+            except Exception as exc:  # a bug here must not strand the callers: they learn why
+                for sequence in (*self._running, *admitted):
+                    sequence.fail(exc)
+                self._running = []
+                self.batch.clear()
 
     def _drop_gone(self, now: float) -> None:
         """Rows and waiting requests whose caller left or whose deadline passed leave now."""
