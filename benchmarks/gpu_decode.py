@@ -33,7 +33,7 @@ from transformers import MistralConfig, MistralForCausalLM
 
 from zephyr_integrations.backends.base import GenerationParams
 from zephyr_integrations.backends.hf_engine import TransformersEngine
-from zephyr_integrations.backends.hf_scheduler import BatchLimits
+from zephyr_integrations.backends.hf_limits import BatchLimits
 
 SHAPES = {
     # zephyr-7b-beta's config.json (Mistral-7B-v0.1)

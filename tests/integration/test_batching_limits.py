@@ -15,7 +15,8 @@ from langchain_core.messages import HumanMessage
 from zephyr_integrations import ChatZephyr, format_messages
 from zephyr_integrations.backends import transformers as tf_backend
 from zephyr_integrations.backends.base import GenerationParams, GenerationRequest
-from zephyr_integrations.backends.hf_scheduler import SchedulerStats, cache_footprint
+from zephyr_integrations.backends.hf_limits import cache_footprint
+from zephyr_integrations.backends.hf_scheduler import SchedulerStats
 from zephyr_integrations.backends.transformers import TransformersBackend
 
 PROMPTS = [f"Question {i}: {'tell me more ' * (i % 3)}" for i in range(6)]

@@ -22,7 +22,8 @@ from transformers import (
 from zephyr_integrations.backends.base import Generation, GenerationParams
 from zephyr_integrations.backends.hf_batch import RunningBatch
 from zephyr_integrations.backends.hf_grammar import GrammarCache, TokenMasks
-from zephyr_integrations.backends.hf_scheduler import BatchLimits, Scheduler
+from zephyr_integrations.backends.hf_limits import BatchLimits
+from zephyr_integrations.backends.hf_scheduler import Scheduler
 from zephyr_integrations.backends.hf_sequence import (
     Decoding,
     GenerationCancelledError,

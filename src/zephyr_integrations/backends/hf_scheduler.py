@@ -18,13 +18,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from zephyr_integrations.backends.hf_batch import RunningBatch
 from zephyr_integrations.backends.hf_grammar import TokenMasks
+from zephyr_integrations.backends.hf_limits import BatchLimits, cache_footprint
 from zephyr_integrations.backends.hf_sampling import next_tokens
 from zephyr_integrations.backends.hf_sequence import GenerationCancelledError, Sequence
 
@@ -32,27 +33,6 @@ PREFILL_TOKENS_PER_STEP = 8192
 """The most prompt positions (padding included) read in one step; at least one row always."""
 GROW_BACK_AFTER = 32
 """Steps without running out of memory before the shrunken cap grows by one row again."""
-
-
-@dataclass(frozen=True)
-class BatchLimits:
-    """How much one engine runs at once; requests beyond it wait in a FIFO queue."""
-
-    max_batch_size: int = 64
-    """The most sequences decoding together."""
-    max_cache_tokens: int | None = None
-    """The most KV-cache token positions over all rows (padding included); None: no cap."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_batch_size, bool) or not isinstance(self.max_batch_size, int):
-            raise ValueError(f"max_batch_size={self.max_batch_size!r} is invalid: expected >= 1")
-        if self.max_batch_size < 1:
-            raise ValueError(f"max_batch_size={self.max_batch_size!r} is invalid: expected >= 1")
-        cache = self.max_cache_tokens
-        if cache is not None and (
-            isinstance(cache, bool) or not isinstance(cache, int) or cache < 1
-        ):
-            raise ValueError(f"max_cache_tokens={cache!r} is invalid: expected >= 1 or None")
 
 
 @dataclass
@@ -73,23 +53,6 @@ class SchedulerStats:
     admissions: list[int] = field(default_factory=list)
     """The submission numbers of admitted sequences, in admission order (``record_steps``)."""
     record_steps: bool = False
-
-
-def cache_footprint(rows: Iterable[tuple[int, int]]) -> int:
-    """The largest KV cache, in token positions, that rows ``(length, remaining)`` can reach.
-
-    Every step adds one column for all live rows; a row holds ``length + k`` tokens ``k`` steps
-    on and is gone after ``remaining`` steps, and columns only padding occupies are trimmed, so
-    the cache at step ``k`` is ``live(k) * max(length of live rows + k)``; it peaks just before
-    some row leaves.
-    """
-    ordered = sorted(rows, key=lambda row: -row[1])
-    peak, longest = 0, 0
-    for count, (length, remaining) in enumerate(ordered, start=1):
-        longest = max(longest, length)
-        steps = max(remaining - 1, 0)
-        peak = max(peak, count * (longest + steps))
-    return peak
 
 
 class Scheduler:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from zephyr_integrations.backends.base import Generation, GenerationRequest, TextDelta
+from zephyr_integrations.backends.hf_limits import BatchLimits
 from zephyr_integrations.backends.stops import StopStreamer
 
 if TYPE_CHECKING:
@@ -76,8 +77,6 @@ class TransformersBackend:
         max_batch_size: int | None = None,
         max_cache_tokens: int | None = None,
     ) -> None:
-        from zephyr_integrations.backends.hf_scheduler import BatchLimits
-
         self._source = resolve_model(model)
         if dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ValueError(
