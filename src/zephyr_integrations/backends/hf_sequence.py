@@ -99,9 +99,9 @@ class Sequence:
 
     def seen_ids(self) -> torch.Tensor:
         """The distinct tokens of prompt and completion (for the repetition penalty)."""
+        if self._seen_ids is None:  # first use: from then on ``accept`` keeps ``_seen`` current
+            self._seen = {*self.prompt_ids, *self.generated}
         if self._seen_ids is None or len(self._seen) != self._seen_ids.numel():
-            self._seen.update(self.prompt_ids)
-            self._seen.update(self.generated)
             self._seen_ids = torch.tensor(sorted(self._seen), dtype=torch.long)
         return self._seen_ids
 
@@ -110,7 +110,7 @@ class Sequence:
     def accept(self, token: int) -> bool:
         """Append the token chosen for this step; True when the sequence is finished."""
         self.generated.append(token)
-        if self._seen_ids is not None and token not in self._seen:
+        if self._seen_ids is not None:
             self._seen.add(token)
         if self.matcher is not None:
             advance(self.matcher, token)
