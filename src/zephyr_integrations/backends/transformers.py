@@ -169,16 +169,16 @@ class TransformersBackend:
         loop = asyncio.get_running_loop()
         engine = await loop.run_in_executor(None, lambda: self.engine)  # load off the loop
         rows = await _off_loop(engine, lambda: _submit(engine, requests))
+        waiting = [
+            asyncio.wrap_future(row.future) for row in rows if not isinstance(row, BaseException)
+        ]
         try:
-            waiting = [
-                asyncio.wrap_future(row.future)
-                for row in rows
-                if not isinstance(row, BaseException)
-            ]
             if waiting:
                 await asyncio.wait(waiting)  # a cancelled caller leaves through ``finally``
             return [row if isinstance(row, BaseException) else _outcome(row) for row in rows]
         finally:
+            for future in waiting:
+                future.cancel()  # nothing is delivered to a loop that may be gone by then
             for row in rows:
                 if not isinstance(row, BaseException):
                     engine.cancel(row)
