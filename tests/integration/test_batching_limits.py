@@ -195,3 +195,18 @@ def test_many_callers_beyond_the_cap_all_finish(tiny_model_path: Path) -> None:
     assert all(m.usage_metadata["output_tokens"] == 8 for m in replies)
     assert engine.scheduler.stats.peak_batch == 3
     assert not engine.scheduler.busy
+
+
+def test_an_idle_engine_thread_ends_and_the_next_request_restarts_it(
+    tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zephyr_integrations.backends import hf_scheduler
+
+    monkeypatch.setattr(hf_scheduler, "IDLE_EXIT_S", 0.05)
+    tiny = backend(tiny_model_path)
+    first = tiny.generate([request("Hi", 3)])[0]
+    thread = tiny.engine.scheduler._thread
+    assert thread is not None
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert tiny.generate([request("Hi", 3)])[0] == first

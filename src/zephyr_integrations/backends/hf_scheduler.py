@@ -31,6 +31,8 @@ from zephyr_integrations.backends.hf_sequence import GenerationCancelledError, S
 
 PREFILL_TOKENS_PER_STEP = 8192
 """The most prompt positions (padding included) read in one step; at least one row always."""
+IDLE_EXIT_S = 30.0
+"""Seconds without work after which the scheduler thread ends (the next request restarts it)."""
 GROW_BACK_AFTER = 32
 """Steps without running out of memory before the shrunken cap grows by one row again."""
 
@@ -126,7 +128,10 @@ class Scheduler:
             try:
                 with self._cond:
                     while not self._queue and not self._running:
-                        self._cond.wait()
+                        woken = self._cond.wait(timeout=IDLE_EXIT_S)
+                        if not woken and not self._queue and not self._running:
+                            self._thread = None  # idle: the next submit starts a new one
+                            return
                     self._drop_gone(time.monotonic())
                     admitted = self._admit()
                 if self._running or admitted:
