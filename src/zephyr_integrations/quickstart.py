@@ -20,6 +20,9 @@ from typing import Any
 from zephyr_integrations.preferences.records import CandidateRow, PreferenceRow, from_candidates
 
 BUNDLED_PROMPTS = "quickstart_prompts.jsonl"
+#: Calls in flight at once: the local model's engine batches them between decode steps, so every
+#: answer (and every judgement) of the default run shares one batch.
+LOCAL_CONCURRENCY = 16
 DATASET_NAME = "zephyr-quickstart"
 
 
@@ -111,14 +114,20 @@ def run(
         [Generator(model=llm, params={"seed": options.seed}, label=Path(result.model).name)],
         result.candidates,
         n=options.candidates,
-        concurrency=2,
+        concurrency=LOCAL_CONCURRENCY,
     )
     if collected.failures:
         raise RuntimeError(f"collecting failed: {collected.failures[0]}")
 
     result.rated = folder / "rated.jsonl"
     say("rating every answer on UltraFeedback's four aspects (AI feedback) ...")
-    judged = judge(result.candidates, judge_model, result.rated, label="ai-feedback", concurrency=2)
+    judged = judge(
+        result.candidates,
+        judge_model,
+        result.rated,
+        label="ai-feedback",
+        concurrency=LOCAL_CONCURRENCY,
+    )
     rated_rows = [candidate.row for candidate in read_candidates(result.rated)[0]]
     check_feedback(rated_rows, result.model)
     if judged.failures:
