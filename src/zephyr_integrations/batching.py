@@ -1,8 +1,11 @@
 """Local batching for ChatZephyr: a whole ``batch()`` in one backend call.
 
-An engine that batches locally (``batches_locally = True``) runs every input of
-``ChatZephyr.batch``/``abatch`` in one padded ``generate``; the generations then wait here,
-keyed by (prompt, params), for LangChain's usual per-input runs (callbacks, tracing, parsing).
+An engine that batches locally (``batches_locally = True``) gets every input of
+``ChatZephyr.batch``/``abatch`` in one call, so they start together in its running batch; the
+generations then wait here, keyed by (prompt, params), for LangChain's usual per-input runs
+(callbacks, tracing, parsing). A backend with ``generate_each`` reports errors per input, so a
+bad input fails alone. With ``max_concurrency`` in the config, LangChain's own batching runs
+(at most that many calls in flight, each joining the engine's batch as a slot frees).
 """
 
 from __future__ import annotations
@@ -46,9 +49,12 @@ class LocalBatching:
         **kwargs: Any,
     ) -> list[AIMessage]:
         """Run every input through one batched backend call, then LangChain's usual plumbing."""
-        requests = self._batch_requests(inputs, kwargs)
+        requests = self._batch_requests(inputs, config, kwargs)
+        each = getattr(self._backend, "generate_each", None)
         try:
-            outcomes: Sequence[Generation | BaseException] = self._backend.generate(requests)
+            outcomes: Sequence[Generation | BaseException] = (
+                each(requests) if each else self._backend.generate(requests)
+            )
         except Exception as exc:  # every input of the batch reports the failure
             outcomes = [exc] * len(requests)
         token = _PREFILLED.set(self._prefill(requests, outcomes))
@@ -67,9 +73,12 @@ class LocalBatching:
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[AIMessage]:
-        requests = self._batch_requests(inputs, kwargs)
+        requests = self._batch_requests(inputs, config, kwargs)
+        each = getattr(self._backend, "agenerate_each", None)
         try:
-            outcomes: Sequence[Generation | BaseException] = await self._backend.agenerate(requests)
+            outcomes: Sequence[Generation | BaseException] = await (
+                each(requests) if each else self._backend.agenerate(requests)
+            )
         except Exception as exc:
             outcomes = [exc] * len(requests)
         token = _PREFILLED.set(self._prefill(requests, outcomes))
@@ -81,12 +90,18 @@ class LocalBatching:
             _PREFILLED.reset(token)
 
     def _batch_requests(
-        self, inputs: list[LanguageModelInput], kwargs: dict[str, Any]
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None,
+        kwargs: dict[str, Any],
     ) -> list[GenerationRequest]:
         """Requests for the inputs that can run together; the rest take the one-by-one path
         (where a bad input raises its own clear error) ."""
         if not getattr(self._backend, "batches_locally", False):
             return []  # a server batches by itself: LangChain's concurrent batch is right
+        configs = config if isinstance(config, list) else [config or {}]
+        if any(c.get("max_concurrency") is not None for c in configs):
+            return []  # LangChain keeps at most that many calls in flight
         if self.cache or (self.cache is None and get_llm_cache()) or len(inputs) < 2:
             return []
         requests = []

@@ -16,13 +16,17 @@ from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
 from zephyr_integrations import plugins
@@ -33,18 +37,23 @@ from zephyr_integrations.backends.base import (
     Grammar,
     GrammarError,
 )
-from zephyr_integrations.backends.grammar import limit_string_lengths
+from zephyr_integrations.backends.grammar import close_objects, limit_string_lengths
 from zephyr_integrations.batching import LocalBatching, take_prefilled
+from zephyr_integrations.call_options import check_call_options, sampling_options
 from zephyr_integrations.chat_output import (
-    MODEL_PROVIDER,
     StreamAssembler,
-    json_instructions,
+    one_call_only,
     result_from_chunks,
     to_result,
     tools_in_use,
     with_system_text,
 )
+from zephyr_integrations.profile import BackendProfile, check_profile
+from zephyr_integrations.redact import redact_url
+from zephyr_integrations.response_format import ResponseFormat
+from zephyr_integrations.serialization import SerializableChat
 from zephyr_integrations.template import format_messages
+from zephyr_integrations.token_count import prompt_tokens, token_ids
 from zephyr_integrations.tools import (
     ToolSpec,
     forced_call_schema,
@@ -52,24 +61,12 @@ from zephyr_integrations.tools import (
     normalize_tool_choice,
     tool_instructions,
 )
+from zephyr_integrations.tracing import TracedChat
 
 ZEPHYR_7B_BETA = "HuggingFaceH4/zephyr-7b-beta"
-_RUNTIME_PARAMS = frozenset(
-    {
-        "temperature",
-        "max_tokens",
-        "max_new_tokens",
-        "top_p",
-        "top_k",
-        "repetition_penalty",
-        "seed",
-        "timeout",
-    }
-)
-_BOUND_KWARGS = frozenset({"tools", "tool_choice", "response_format", "strict"})
 
 
-class ChatZephyr(LocalBatching, BaseChatModel):
+class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
     """Zephyr (HuggingFaceH4/zephyr-7b-beta and its family) as a LangChain chat model.
 
     Example:
@@ -119,13 +116,30 @@ class ChatZephyr(LocalBatching, BaseChatModel):
     may be where its schema sets no ``maxLength``. Off by default; a safety net for weak models
     that would otherwise write one string until ``max_tokens`` runs out."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     _backend: Backend = PrivateAttr()
+
+    def __repr_args__(self) -> Any:
+        """As pydantic's, with a URL's password masked (``http://user:***@host``)."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _check_profile(cls, profile: Any) -> Any:
+        return check_profile(profile)
 
     @model_validator(mode="after")
     def _build_backend(self) -> Self:
         self._params(stop=None)  # validates every sampling field before anything loads
+        self._connect()
+        return self
+
+    def _connect(self) -> None:
+        """Build the backend (a named one from the registry) and the default profile."""
         if isinstance(self.backend, str):
             factory = plugins.get_backend_factory(self.backend)
             self._backend = factory(model=self.model, **self._backend_options(factory))
@@ -138,7 +152,8 @@ class ChatZephyr(LocalBatching, BaseChatModel):
                 f"backend={self.backend!r} is invalid: expected a registered backend name "
                 "or an object implementing zephyr_integrations.backends.Backend"
             )
-        return self
+        if self.profile is None:  # a user-given profile wins
+            self.profile = cast(ModelProfile, BackendProfile(self._backend))
 
     def _backend_options(self, factory: Callable[..., Any]) -> dict[str, Any]:
         """``backend_kwargs`` plus the connection fields the backend's factory accepts."""
@@ -168,20 +183,20 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         backend = self.backend if isinstance(self.backend, str) else type(self.backend).__name__
         return {"model": self.model, "backend": backend, **self._sampling_fields()}
 
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = self._params(stop=stop, **_without_bound(kwargs, "model"))
-        ls_params = LangSmithParams(
-            ls_provider=MODEL_PROVIDER,
-            ls_model_name=kwargs.get("model", self.model),
-            ls_model_type="chat",
-        )
-        if params.temperature is not None:
-            ls_params["ls_temperature"] = params.temperature
-        if params.max_new_tokens is not None:
-            ls_params["ls_max_tokens"] = params.max_new_tokens
-        if params.stop:
-            ls_params["ls_stop"] = list(params.stop)
-        return ls_params
+    # -- token counts -----------------------------------------------------------------------
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """``text``'s token ids with the model's own tokenizer, read as a prompt (BOS
+        included): the local tokenizer, or TGI's ``/tokenize``."""
+        return token_ids(self._backend, text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """The ``input_tokens`` a call with ``messages`` (and ``tools``) uses: the rendered
+        Zephyr prompt, counted by the backend's tokenizer. Content Zephyr cannot read (images,
+        audio, files) raises :class:`~zephyr_integrations.template.UnsupportedContentError`."""
+        return prompt_tokens(self._backend, messages, tools)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -198,21 +213,8 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         return {key: value for key, value in fields.items() if value is not None}
 
     def _params(self, stop: list[str] | None, **kwargs: Any) -> GenerationParams:
-        unknown = set(kwargs) - _RUNTIME_PARAMS - _BOUND_KWARGS
-        unknown = {key for key in unknown if not key.startswith("ls_")}
-        if "model" in unknown:
-            raise TypeError(
-                "a per-call model override is not supported: construct another ChatZephyr "
-                "(models are loaded once and shared, so this is cheap)"
-            )
-        if unknown:
-            raise TypeError(
-                f"unknown generation parameter(s) {sorted(unknown)}; "
-                f"ChatZephyr accepts {sorted(_RUNTIME_PARAMS)} and stop"
-            )
-        merged = {**self._sampling_fields(), **_without_bound(kwargs)}
-        if "max_new_tokens" in merged:
-            merged["max_tokens"] = merged.pop("max_new_tokens")
+        check_call_options(kwargs)
+        merged = {**self._sampling_fields(), **sampling_options(kwargs)}
         stops = self.stop if stop is None else stop
         if stops is not None and (isinstance(stops, str) or not isinstance(stops, Sequence)):
             raise TypeError(f"stop={stops!r} is invalid: expected a list of strings")
@@ -234,15 +236,20 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         tools: list[ToolSpec] = tools_in_use(kwargs)
         tool_choice = kwargs.get("tool_choice")
         response_format = kwargs.get("response_format")
+        answer = None if response_format is None else ResponseFormat.read(response_format)
         schema: dict[str, Any] | None = None
         if tools:
             messages = with_system_text(messages, tool_instructions(tools, tool_choice))
+            if one_call_only(kwargs):
+                messages = with_system_text(messages, "Call at most one tool per reply.")
             if tool_choice is not None and is_forced(tool_choice):
                 schema = forced_call_schema(tools, tool_choice)
-        elif response_format is not None:
-            schema = _response_schema(response_format)
-            shown = schema if response_format.get("type") == "json_schema" else None
-            messages = with_system_text(messages, json_instructions(shown))
+            elif answer is not None:
+                schema = answer.with_tools(tools)
+                messages = with_system_text(messages, answer.instructions(tools))
+        elif answer is not None:
+            schema = answer.schema
+            messages = with_system_text(messages, answer.instructions(()))
         if schema is not None:
             params = dataclasses.replace(params, grammar=self._grammar(schema))
         return GenerationRequest(prompt=format_messages(messages), params=params)
@@ -254,6 +261,7 @@ class ChatZephyr(LocalBatching, BaseChatModel):
                 f"{type(self._backend).__name__} cannot constrain decoding (no "
                 "supports_grammar), which forced tool calls and structured output need"
             )
+        schema = close_objects(schema)
         if self.max_string_length is not None:
             schema = limit_string_lengths(schema, self.max_string_length)
         return Grammar.json_schema(schema)
@@ -326,6 +334,17 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         finally:
             await cast(Any, stream).aclose()
 
+    # -- binding ----------------------------------------------------------------------------
+
+    def bind(self, **kwargs: Any) -> Any:  # langchain-core's private _ChatModelBinding
+        """Bind call options, checked now: an option ChatZephyr cannot honour (``logprobs``,
+        ``n``, ...) or a ``response_format`` that is not a JSON schema raises here, not at
+        ``invoke``."""
+        self._params(kwargs.get("stop"), **{k: v for k, v in kwargs.items() if k != "stop"})
+        if kwargs.get("response_format") is not None:
+            ResponseFormat.read(kwargs["response_format"])
+        return super().bind(**kwargs)
+
     # -- tools ------------------------------------------------------------------------------
 
     def bind_tools(
@@ -342,13 +361,18 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         ``"any"``/``"required"``/``True`` (some call), a tool's name, or
         ``{"type": "function", "function": {"name": ...}}``. A forced call is generated under
         constrained decoding, so its arguments always match the tool's schema (``strict`` is
-        accepted for compatibility: forced calls are always strict). A tool whose schema cannot
-        be expressed as a grammar, or a ``tool_choice`` naming no bound tool, raises here.
+        accepted for compatibility: forced calls are always strict). ``parallel_tool_calls=False``
+        keeps a reply to at most one call. With a ``response_format`` (as ``create_agent``'s
+        ``ProviderStrategy`` binds it), a reply that calls no tool is JSON matching it, under
+        constrained decoding. A tool whose schema cannot be expressed as a grammar, a
+        ``tool_choice`` naming no bound tool, or an option ChatZephyr cannot honour raises here.
         """
         specs = [ToolSpec.from_openai(convert_to_openai_tool(tool)) for tool in tools]
         names = [spec.name for spec in specs]
         choice = normalize_tool_choice(tool_choice, names)
-        return super().bind(tools=specs, tool_choice=choice, **kwargs)
+        if strict is not None:
+            kwargs["strict"] = strict
+        return self.bind(tools=specs, tool_choice=choice, **kwargs)
 
     def with_structured_output(
         self,
@@ -369,28 +393,6 @@ class ChatZephyr(LocalBatching, BaseChatModel):
         from zephyr_integrations.structured_output import structured_output
 
         return structured_output(self, schema, method=method, include_raw=include_raw, **kwargs)
-
-
-def _response_schema(response_format: dict[str, Any]) -> dict[str, Any]:
-    """The JSON schema a ``response_format`` asks for (any object for ``json_object``)."""
-    kind = response_format.get("type")
-    if kind == "json_object":
-        return {"type": "object", "properties": {}}
-    schema = response_format.get("schema")
-    if kind != "json_schema" or not isinstance(schema, dict):
-        raise ValueError(
-            f"response_format={response_format!r} is invalid: expected "
-            '{"type": "json_schema", "schema": {...}} or {"type": "json_object"}'
-        )
-    return schema
-
-
-def _without_bound(kwargs: dict[str, Any], *also: str) -> dict[str, Any]:
-    return {
-        key: value
-        for key, value in kwargs.items()
-        if key not in _BOUND_KWARGS and key not in also and not key.startswith("ls_")
-    }
 
 
 __all__ = ["ZEPHYR_7B_BETA", "ChatZephyr"]

@@ -6,7 +6,6 @@ Used by :class:`~zephyr_integrations.chat_model.ChatZephyr`; knows the reply for
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -17,13 +16,21 @@ from langchain_core.messages import (
     InvalidToolCall,
     SystemMessage,
     ToolCall,
+    ToolCallChunk,
 )
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from zephyr_integrations.backends.base import FinishReason, Generation
+from zephyr_integrations.response_format import is_call, split_reply
 from zephyr_integrations.tool_stream import ToolCallStream
-from zephyr_integrations.tools import ToolSpec, is_forced, parse_forced_call, parse_tool_calls
+from zephyr_integrations.tools import (
+    TOOL_CALL_OPEN,
+    ToolSpec,
+    is_forced,
+    parse_forced_call,
+    parse_tool_calls,
+)
 
 MODEL_PROVIDER = "huggingface"
 FINISH_REASONS: dict[FinishReason, str] = {
@@ -40,6 +47,21 @@ def tools_in_use(kwargs: Mapping[str, Any]) -> list[ToolSpec]:
     return list(kwargs.get("tools") or [])
 
 
+def call_or_answer(kwargs: Mapping[str, Any]) -> bool:
+    """Whether the reply is one bare-JSON call or the ``response_format`` JSON (tools bound,
+    no call forced, a ``response_format`` given)."""
+    return (
+        bool(tools_in_use(kwargs))
+        and kwargs.get("response_format") is not None
+        and not is_forced(kwargs.get("tool_choice"))
+    )
+
+
+def one_call_only(kwargs: Mapping[str, Any]) -> bool:
+    """``parallel_tool_calls=False``: a reply makes at most one call (the first is kept)."""
+    return kwargs.get("parallel_tool_calls") is False
+
+
 def split_tool_calls(
     generation: Generation, kwargs: Mapping[str, Any]
 ) -> tuple[str, list[ToolCall], list[InvalidToolCall]]:
@@ -48,10 +70,17 @@ def split_tool_calls(
     if not tools:
         return generation.text, [], []
     names = [tool.name for tool in tools]
+    if call_or_answer(kwargs):
+        return split_reply(generation.text, tools, generation.finish_reason)
     if is_forced(kwargs.get("tool_choice")):
         calls, invalid = parse_forced_call(generation.text, names, generation.finish_reason)
         return "", calls, invalid
-    return parse_tool_calls(generation.text, names)
+    text = generation.text
+    if one_call_only(kwargs):  # the first call block only, readable or not
+        first = text.find(TOOL_CALL_OPEN)
+        second = -1 if first == -1 else text.find(TOOL_CALL_OPEN, first + 1)
+        text = text if second == -1 else text[:second]
+    return parse_tool_calls(text, names)
 
 
 def usage(generation: Generation) -> UsageMetadata | None:
@@ -96,19 +125,34 @@ class StreamAssembler:
         self.stream_usage = stream_usage
         tools = tools_in_use(kwargs)
         forced = is_forced(kwargs.get("tool_choice"))
-        self.tools = ToolCallStream([t.name for t in tools], forced) if tools else None
+        self.names = [t.name for t in tools]
+        # A reply that is a call or the response JSON is told apart once it is complete.
+        self.held = call_or_answer(kwargs)
+        self.one_call = one_call_only(kwargs)
+        either = forced or self.held
+        self.tools = ToolCallStream(self.names, either) if tools else None
 
     def feed(self, text: str, generation: Generation | None) -> Iterator[ChatGenerationChunk]:
         if generation is None:
+            if self.held:
+                return
             released, chunks = self.tools.push(text) if self.tools else (text, [])
+            chunks = _joined(chunks)  # one entry per call within one message
+            if self.one_call:
+                chunks = [chunk for chunk in chunks if chunk["index"] in (0, None)]
             if released or chunks:
                 yield ChatGenerationChunk(
                     message=AIMessageChunk(content=released, tool_call_chunks=chunks)
                 )
             return
         tail, chunks = ("", [])
-        if self.tools is not None:
+        if self.held and not is_call(generation.text, self.names):
+            tail = generation.text
+        elif self.tools is not None:
             tail, chunks = self.tools.finish(generation.text, generation.finish_reason)
+            chunks = _joined(chunks)  # one entry per call within one message
+            if self.one_call:
+                chunks = [chunk for chunk in chunks if chunk["index"] in (0, None)]
         if tail:
             yield ChatGenerationChunk(message=AIMessageChunk(content=tail))
         yield ChatGenerationChunk(
@@ -120,6 +164,20 @@ class StreamAssembler:
                 chunk_position="last",
             )
         )
+
+
+def _joined(chunks: list[ToolCallChunk]) -> list[ToolCallChunk]:
+    """Chunks of the same call (same ``index``) as one chunk, as LangChain would sum them."""
+    by_index: dict[int | None, ToolCallChunk] = {}
+    for chunk in chunks:
+        seen = by_index.get(chunk["index"])
+        if seen is None:
+            by_index[chunk["index"]] = ToolCallChunk(**chunk)
+            continue
+        seen["name"] = seen["name"] or chunk["name"]
+        seen["id"] = seen["id"] or chunk["id"]
+        seen["args"] = (seen["args"] or "") + (chunk["args"] or "")
+    return list(by_index.values())
 
 
 def result_from_chunks(chunks: list[ChatGenerationChunk]) -> ChatResult:
@@ -148,13 +206,3 @@ def with_system_text(messages: Sequence[BaseMessage], text: str) -> list[BaseMes
         first = messages[0].content
         return [SystemMessage(f"{first}\n\n{text}" if first else text), *messages[1:]]
     return [SystemMessage(text), *messages]
-
-
-def json_instructions(schema: Mapping[str, Any] | None) -> str:
-    """The system-turn text asking for a JSON reply (matching ``schema`` when given)."""
-    if not schema:
-        return "Reply with a single JSON object and nothing else."
-    return (
-        "Reply with a single JSON object and nothing else. It must match this JSON Schema:\n"
-        + json.dumps(schema, ensure_ascii=False)
-    )

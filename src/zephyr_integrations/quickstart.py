@@ -20,6 +20,9 @@ from typing import Any
 from zephyr_integrations.preferences.records import CandidateRow, PreferenceRow, from_candidates
 
 BUNDLED_PROMPTS = "quickstart_prompts.jsonl"
+#: Calls in flight at once: the local model's engine batches them between decode steps, so every
+#: answer (and every judgement) of the default run shares one batch.
+LOCAL_CONCURRENCY = 16
 DATASET_NAME = "zephyr-quickstart"
 
 
@@ -99,7 +102,8 @@ def run(
         max_new_tokens=options.max_tokens,
         seed=options.seed,
     )
-    judge_model = ChatZephyr(model_name=result.model, temperature=0, max_new_tokens=1024)
+    # No budget of its own: the judge gets the one its rating schema needs (JUDGE_MAX_TOKENS).
+    judge_model = ChatZephyr(model_name=result.model, temperature=0)
     say(f"model: {result.model}")
     prompts = read_prompts(bundled_prompts()).prompts[: options.prompts]
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,15 +114,22 @@ def run(
         [Generator(model=llm, params={"seed": options.seed}, label=Path(result.model).name)],
         result.candidates,
         n=options.candidates,
-        concurrency=2,
+        concurrency=LOCAL_CONCURRENCY,
     )
     if collected.failures:
         raise RuntimeError(f"collecting failed: {collected.failures[0]}")
 
     result.rated = folder / "rated.jsonl"
     say("rating every answer on UltraFeedback's four aspects (AI feedback) ...")
-    judged = judge(result.candidates, judge_model, result.rated, label="ai-feedback", concurrency=2)
+    judged = judge(
+        result.candidates,
+        judge_model,
+        result.rated,
+        label="ai-feedback",
+        concurrency=LOCAL_CONCURRENCY,
+    )
     rated_rows = [candidate.row for candidate in read_candidates(result.rated)[0]]
+    check_feedback(rated_rows, result.model)
     if judged.failures:
         say(f"{len(judged.failures)} judge replies did not parse; those answers stay unscored")
 
@@ -135,6 +146,21 @@ def run(
 
     _export(options, result, preference_rows, say)
     return result
+
+
+class FeedbackTooSparseError(ValueError):
+    """Too few AI ratings parsed to make pairs worth having."""
+
+
+def check_feedback(rows: list[CandidateRow], model: str) -> None:
+    """Refuse to go on when fewer than half the answers got a parsed AI rating."""
+    scored = sum(1 for row in rows if row.get("score") is not None)
+    if rows and scored * 2 < len(rows):
+        raise FeedbackTooSparseError(
+            f"AI feedback parsed for only {scored} of {len(rows)} answers from the judge "
+            f"{Path(model).name}: too few to make pairs; pass --model a stronger model "
+            "(a folder or Hub id), then run again"
+        )
 
 
 def _to_argilla(

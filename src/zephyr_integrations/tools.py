@@ -94,14 +94,15 @@ def forced_call_schema(tools: Sequence[ToolSpec], tool_choice: str) -> dict[str,
     """The JSON schema of one forced call: ``{"name": <a tool>, "arguments": <its schema>}``.
 
     With several tools the name/arguments pairs are ``anyOf`` branches; ``properties`` stays at
-    the top level, as TGI requires of a grammar.
+    the top level, as TGI requires of a grammar. The grammar closes every object the tools'
+    schemas leave open (see :func:`~zephyr_integrations.backends.grammar.close_objects`).
     """
     chosen = [t for t in tools if tool_choice in FORCED or t.name == tool_choice]
 
     def call(spec: ToolSpec) -> dict[str, Any]:
         return {
             "type": "object",
-            "properties": {"name": {"const": spec.name}, "arguments": closed(spec.parameters)},
+            "properties": {"name": {"const": spec.name}, "arguments": dict(spec.parameters)},
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }
@@ -110,19 +111,15 @@ def forced_call_schema(tools: Sequence[ToolSpec], tool_choice: str) -> dict[str,
         return call(chosen[0])
     return {
         "type": "object",
-        "properties": {"name": {"enum": [t.name for t in chosen]}, "arguments": {"type": "object"}},
+        "properties": {
+            "name": {"enum": [t.name for t in chosen]},
+            # Any object here: each branch below says which arguments its tool takes.
+            "arguments": {"type": "object", "additionalProperties": True},
+        },
         "required": ["name", "arguments"],
         "additionalProperties": False,
         "anyOf": [call(spec) for spec in chosen],
     }
-
-
-def closed(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """A tool's parameters schema without room for arguments it does not declare."""
-    schema = dict(parameters)
-    if schema.get("type", "object") == "object" and "additionalProperties" not in schema:
-        schema["additionalProperties"] = False
-    return schema
 
 
 def parse_forced_call(

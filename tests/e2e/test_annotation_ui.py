@@ -32,7 +32,12 @@ def test_annotator_rates_in_the_browser_and_pull_reads_it_back(
     _, connection = argilla_stack
     rows = candidates(1, 2, tag="ui ")
     push_candidates(
-        owner, rows, dataset="ui-rating", template=RatingTemplate(responses=2), workspace="ws-ui"
+        owner,
+        rows,
+        dataset="ui-rating",
+        template=RatingTemplate(responses=2),
+        workspace="ws-ui",
+        create_workspace=True,
     )
     annotator = create_annotator(owner, "ui-annotator", "ws-ui")
     profile = tempfile.mkdtemp(prefix="chromium-profile-")

@@ -81,8 +81,9 @@ def test_serve_on_a_port_in_use_fails_with_one_clear_line(tiny_model_path: Path)
             timeout=120,
             check=False,
         )
-    assert result.returncode == 2
+    assert result.returncode == 3  # a service problem (the port is taken), not bad input
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(

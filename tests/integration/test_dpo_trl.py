@@ -73,6 +73,60 @@ def test_dpo_trainer_runs_two_steps_on_exported_train_prefs(
     assert math.isfinite(output.training_loss)
 
 
+def test_dpo_trainer_runs_two_steps_on_the_trl_format_with_every_column(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """The `trl` format: explicit conversational prompt, one-turn answers, nothing to select."""
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    result = binarize(_rows(24))
+    splits = make_splits(result.pairs, test_size=0.2, sft=True)
+    about = Provenance.from_result(result, test_size=0.2)
+    folder = export(splits, tmp_path / "trl", format="trl", about=about)
+    assert sorted(p.name.split("-")[0] for p in (folder / "data").iterdir()) == [
+        "test_prefs",
+        "train_prefs",
+    ]  # the sft splits hold no pairs: left out
+    train = load_dataset(str(folder), split="train_prefs")
+    assert train.column_names == [
+        "prompt",
+        "chosen",
+        "rejected",
+        "prompt_id",
+        "score_chosen",
+        "score_rejected",
+    ]
+    row = train[0]
+    assert [turn["role"] for turn in row["prompt"]] == ["user"]
+    assert [turn["role"] for turn in row["chosen"]] == ["assistant"]
+    assert "plus two is" in row["chosen"][0]["content"]  # the "good" answer, scored 9
+    assert row["score_chosen"] == 9.0 > row["score_rejected"]
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_path))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
+    config = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        max_length=128,
+        bf16=False,
+        use_cpu=True,
+        gradient_checkpointing=False,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        seed=42,
+    )
+    trainer = DPOTrainer(model=model, args=config, train_dataset=train, processing_class=tokenizer)
+    output = trainer.train()
+    assert output.global_step == 2
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+
+
 def test_full_rows_hit_the_string_prompt_trap(tiny_model_path: Path, tmp_path: Path) -> None:
     """Why TRL_COLUMNS exists: the whole H4 row is not a valid TRL input."""
     from datasets import Dataset

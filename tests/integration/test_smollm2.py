@@ -42,3 +42,33 @@ def test_real_model_batch_equals_one_by_one_in_fp32(smollm2: ChatZephyr) -> None
     questions = ["What is 2 + 2?", "Name a primary colour.", "What is the capital of Italy?"]
     one_by_one = [smollm2.invoke(q).content for q in questions]
     assert [m.content for m in smollm2.batch(questions)] == one_by_one
+
+
+def test_real_tokenizer_counts_are_the_reported_input_tokens(smollm2: ChatZephyr) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    messages = [
+        SystemMessage("You answer in one word."),
+        HumanMessage("What colour is the sky on a clear day?"),
+        AIMessage("Blue."),
+        HumanMessage("And grass?"),
+    ]
+    reply = smollm2.invoke(messages, max_tokens=4)
+    assert reply.usage_metadata is not None
+    assert smollm2.get_num_tokens_from_messages(messages) == reply.usage_metadata["input_tokens"]
+    config = (smollm2_folder() / "config.json").read_text(encoding="utf-8")
+    assert f'"max_position_embeddings": {smollm2.profile["max_input_tokens"] + 1}' in config
+
+
+def test_real_model_agent_structured_output(smollm2: ChatZephyr) -> None:
+    from langchain.agents import create_agent
+    from pydantic import BaseModel
+
+    class Capital(BaseModel):
+        country: str
+        city: str
+
+    llm = ChatZephyr(model=smollm2.model, temperature=0, max_tokens=40)  # weights are shared
+    agent = create_agent(llm, tools=[], response_format=Capital)
+    state = agent.invoke({"messages": [("user", "What is the capital of France?")]})
+    assert isinstance(state["structured_response"], Capital)

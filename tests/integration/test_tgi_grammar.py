@@ -39,9 +39,10 @@ def test_tgi_backend_sends_the_grammar_and_the_server_passes_it_on() -> None:
         llm = ChatZephyr(backend="tgi", base_url=server.url)
         assert llm.with_structured_output(SCHEMA).invoke("Weather?") == {"city": "Paris", "days": 3}
         body = next(r.body for r in reversed(server.requests) if r.path == "/generate")
-    assert body["parameters"]["grammar"] == {"type": "json", "value": SCHEMA}
+    closed = {**SCHEMA, "additionalProperties": False}  # objects are closed unless opened
+    assert body["parameters"]["grammar"] == {"type": "json", "value": closed}
     grammar = backend.requests[-1].params.grammar
-    assert grammar is not None and grammar.schema == SCHEMA
+    assert grammar is not None and grammar.schema == closed
 
 
 def test_server_validates_grammars_like_tgi() -> None:

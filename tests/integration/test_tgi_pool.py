@@ -33,7 +33,8 @@ async def test_concurrent_calls_share_a_bounded_pool(scripted: TGIServer) -> Non
     prompts = [f"question {i}" for i in range(48)]
     replies = await llm.abatch(prompts, config={"max_concurrency": 48})
     assert [r.content for r in replies] == prompts
-    assert 1 < scripted.connections_accepted <= 8
+    # at most 8 on this loop, plus the one ChatZephyr's profile reads /info on (a sync call)
+    assert 1 < scripted.connections_accepted <= 8 + 1
     await llm._backend.aclose()  # type: ignore[attr-defined]
 
 
@@ -41,7 +42,8 @@ async def test_async_streams_reuse_pooled_connections(scripted: TGIServer) -> No
     llm = chat(scripted)
     for _ in range(5):
         assert "".join([str(c.content) async for c in llm.astream("stream me")]) == "stream me"
-    assert scripted.connections_accepted == 1
+    # one for the streams, one for the sync /info read of ChatZephyr's profile
+    assert scripted.connections_accepted <= 2
 
 
 def test_sync_calls_and_streams_reuse_one_connection(scripted: TGIServer) -> None:

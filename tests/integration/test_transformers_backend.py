@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from zephyr_integrations import ChatZephyr, format_messages
 from zephyr_integrations.backends import transformers as tf_backend
 from zephyr_integrations.backends.hf_engine import TransformersEngine
+from zephyr_integrations.backends.hf_scheduler import SchedulerStats
 from zephyr_integrations.backends.transformers import TransformersBackend
 from zephyr_integrations.testing import make_tiny_zephyr
 
@@ -188,28 +188,19 @@ def test_temperature_zero_is_greedy_and_seed_makes_sampling_reproducible(
     assert greedy.invoke("Hi").content != first
 
 
-def test_batch_is_one_generate_and_equals_one_by_one(
-    tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batch_starts_together_and_equals_one_by_one(tiny_model_path: Path) -> None:
     model = chat(tiny_model_path)
     one_by_one = [model.invoke(c) for c in CONVERSATIONS]
     engine = model._backend.engine  # type: ignore[attr-defined]
-    calls: list[int] = []
-    generate = engine.model.generate
-
-    def counting_generate(**kwargs: Any) -> Any:
-        calls.append(int(kwargs["input_ids"].shape[0]))
-        return generate(**kwargs)
-
-    monkeypatch.setattr(engine.model, "generate", counting_generate)
+    engine.scheduler.stats = SchedulerStats(record_steps=True)
     batched = model.batch(CONVERSATIONS)
-    assert calls == [len(CONVERSATIONS)]
+    assert engine.scheduler.stats.batch_sizes[0] == len(CONVERSATIONS)  # one prefill for all
     assert [m.content for m in batched] == [m.content for m in one_by_one]
     assert [m.usage_metadata for m in batched] == [m.usage_metadata for m in one_by_one]
     assert all(isinstance(m, AIMessage) for m in batched)
-    calls.clear()
+    engine.scheduler.stats = SchedulerStats(record_steps=True)
     abatched = asyncio.run(model.abatch(CONVERSATIONS))
-    assert calls == [len(CONVERSATIONS)]
+    assert engine.scheduler.stats.batch_sizes[0] == len(CONVERSATIONS)
     assert [m.content for m in abatched] == [m.content for m in one_by_one]
 
 
@@ -247,8 +238,11 @@ async def test_ainvoke_never_blocks_the_event_loop(tiny_model_path: Path) -> Non
     assert max(gaps) < 0.15
 
 
-def _generation_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "zephyr-generate"]
+async def _idle(engine: Any) -> bool:
+    deadline = time.monotonic() + 2
+    while engine.scheduler.busy and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return not engine.scheduler.busy
 
 
 async def test_cancelling_astream_stops_generation(tiny_model_path: Path) -> None:
@@ -257,12 +251,9 @@ async def test_cancelling_astream_stops_generation(tiny_model_path: Path) -> Non
     stream = model.astream("Tell me everything")
     first = await anext(stream)
     assert isinstance(first, AIMessageChunk)
+    assert engine.scheduler.busy
     await stream.aclose()
-    deadline = time.monotonic() + 2
-    while _generation_threads() and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert _generation_threads() == []
-    assert not engine.lock.locked()
+    assert await _idle(engine)
 
 
 async def test_cancelling_ainvoke_stops_generation(tiny_model_path: Path) -> None:
@@ -270,24 +261,22 @@ async def test_cancelling_ainvoke_stops_generation(tiny_model_path: Path) -> Non
     engine = model._backend.engine  # type: ignore[attr-defined]
     task = asyncio.create_task(model.ainvoke("Tell me everything"))
     await asyncio.sleep(0.1)
-    assert engine.lock.locked()
+    assert engine.scheduler.busy
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    deadline = time.monotonic() + 2
-    while engine.lock.locked() and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert not engine.lock.locked()
+    assert await _idle(engine)
 
 
 def test_closing_a_sync_stream_stops_generation(tiny_model_path: Path) -> None:
     model = chat(tiny_model_path, max_tokens=1900)
+    engine = model._backend.engine  # type: ignore[attr-defined]
     stream = model.stream("Tell me everything")
     next(stream)
     started = time.perf_counter()
     stream.close()
     assert time.perf_counter() - started < 1.0
-    assert _generation_threads() == []
+    assert asyncio.run(_idle(engine))
 
 
 def test_timeout_stops_generation_and_raises(tiny_model_path: Path) -> None:

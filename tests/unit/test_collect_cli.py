@@ -61,7 +61,7 @@ OK = '{"prompt": "ok"}\n'
         (OK, ["-m", f"{ECHO},n=0"], "n=0 must be a positive integer"),
         (OK, ["-m", "import:tests.nowhere:x"], "cannot import 'x' from tests.nowhere"),
         (OK, ["-m", "transformers:/no/such/folder"], "/no/such/folder is not a model folder"),
-        (OK, ["-m", ECHO, "-n", "0"], "n=0 and concurrency=16 must be at least 1"),
+        (OK, ["-m", ECHO, "-n", "0"], "Invalid value for '-n'"),
     ],
 )
 def test_collect_errors_are_one_line(

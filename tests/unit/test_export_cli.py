@@ -144,9 +144,9 @@ def test_push_without_a_token_says_so_and_never_reaches_the_network(tmp_path: Pa
     env = {"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf-home")}
     result = run("export", str(source), "-o", str(tmp_path / "prefs"), "--push-to-hub", "me/p",
                  env=env)  # fmt: skip
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "no Hugging Face token" in result.stderr
-    assert (tmp_path / "prefs" / "README.md").is_file()  # the export itself is complete
+    assert not (tmp_path / "prefs").exists()  # checked before anything is written
 
 
 def test_report_writes_plots_and_summary(tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(PromptFileError, match="cannot be read as Parquet"):
         read_prompts(tmp_path / "p.parquet")
     (tmp_path / "latin.jsonl").write_bytes(b'{"prompt": "caf\xe9"}\n')
-    with pytest.raises(PromptFileError, match="cannot be read"):
+    with pytest.raises(PromptFileError, match="not UTF-8 text"):
         read_prompts(tmp_path / "latin.jsonl")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(PromptFileError, match="no prompts"):

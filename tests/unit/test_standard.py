@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests
+from syrupy.assertion import SnapshotAssertion
 
 from zephyr_integrations import ChatZephyr
 
@@ -30,3 +33,14 @@ class TestChatZephyrUnit(ChatModelUnitTests):
     @property
     def supports_model_override(self) -> bool:
         return False
+
+    @pytest.mark.xfail(
+        reason="load(allowed_objects='all') admits only the classes in langchain-core's own "
+        "mapping, which no third-party package can join; the dumpd snapshot above it matches, "
+        "and the round trip with allowed_objects=[ChatZephyr] is "
+        "tests/unit/test_langchain_fit.py::test_dumpd_load_round_trip_keeps_secrets_out",
+        raises=ValueError,
+        strict=True,
+    )
+    def test_serdes(self, model: BaseChatModel, snapshot: SnapshotAssertion) -> None:
+        super().test_serdes(model, snapshot)

@@ -15,9 +15,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from zephyr_integrations.redact import redact_text
 
 
 class StackError(RuntimeError):
@@ -47,17 +49,39 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def spawn(name: str, command: list[str], env: Mapping[str, str], log: Path) -> ProcessRecord:
+#: What every child process gets from our environment; nothing else (no tokens, no keys).
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME")
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: the basics of ours (``INHERITED``) plus ``extra``."""
+    env = {key: os.environ[key] for key in INHERITED if key in os.environ}
+    env.update(extra or {})
+    return env
+
+
+def _private_log(log: Path) -> int:
+    """Open ``log`` for appending, readable by the user only."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return descriptor
+
+
+def spawn(name: str, command: list[str], env: Mapping[str, str], log: Path) -> ProcessRecord:
+    descriptor = _private_log(log)
+    try:
         proc = subprocess.Popen(
             command,
             env=dict(env),
             stdin=subprocess.DEVNULL,
-            stdout=out,
+            stdout=descriptor,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # what it writes (database, snapshots, logs) is the user's only
         )
+    finally:
+        os.close(descriptor)
     ticks = start_ticks(proc.pid)
     if ticks is None:
         raise StackError(f"{name} exited at once (see {log})")
@@ -130,12 +154,25 @@ def wait_until(
     raise StackError(f"{what} did not answer within {timeout_s:.0f} s (see {log})")
 
 
-def run_once(command: list[str], env: Mapping[str, str], log: Path, what: str) -> None:
-    """Run a one-shot command (migrations, user creation); its output goes to the log."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        done = subprocess.run(
-            command, env=dict(env), stdout=out, stderr=subprocess.STDOUT, check=False
-        )
+def run_once(
+    command: list[str],
+    env: Mapping[str, str],
+    log: Path,
+    what: str,
+    secrets: Sequence[str] = (),
+) -> None:
+    """Run a one-shot command (migrations, user creation); its output goes to the log with
+    ``secrets`` (and anything that looks like a key or password) masked."""
+    done = subprocess.run(
+        command,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+        umask=0o077,
+    )
+    descriptor = _private_log(log)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as out:
+        out.write(redact_text(done.stdout.decode("utf-8", "replace"), secrets))
     if done.returncode != 0:
         raise StackError(f"{what} failed with exit code {done.returncode} (see {log})")

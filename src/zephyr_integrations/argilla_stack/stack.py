@@ -29,6 +29,24 @@ from zephyr_integrations.argilla_stack.credentials import (
 from zephyr_integrations.argilla_stack.processes import ProcessRecord, StackError
 from zephyr_integrations.argilla_stack.server_venv import ensure_server_venv, noida_binary
 
+#: `argilla_server database users create` for the owner, with the secrets read from the
+#: environment (argv: username, workspace).
+_CREATE_OWNER = """
+import os, runpy, sys
+username, workspace = sys.argv[1:3]
+sys.argv = [
+    "argilla_server", "database", "users", "create", "--username", username,
+    "--first-name", "Owner", "--role", "owner", "--workspace", workspace,
+    "--password", os.environ.pop("ZEPHYR_OWNER_PASSWORD"),
+    "--api-key", os.environ.pop("ZEPHYR_OWNER_API_KEY"),
+]
+runpy.run_module("argilla_server", run_name="__main__", alter_sys=True)
+"""
+
+
+class StackStateError(ValueError):
+    """The data folder's stack state cannot be read (a bad --data-dir, a damaged file)."""
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -155,14 +173,19 @@ class LocalStack:
                 )
 
     def _prepare_folder(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Only the user may enter: the database holds the API key, the logs the server's output.
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)
         ignore = self.data_dir / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# data of the local Argilla stack: never committed\n*\n")
         for sub in ("home", "search", "redis", "logs"):
-            (self.data_dir / sub).mkdir(exist_ok=True)
+            (self.data_dir / sub).mkdir(exist_ok=True, mode=0o700)
+        for path in self.data_dir.rglob("*"):  # a folder made by an older version: tighten it
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & 0o700)
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
-        self.tmp_dir.mkdir()
+        self.tmp_dir.mkdir(mode=0o700)
 
     def _start_redis(self) -> ProcessRecord:
         redis_dir = self.data_dir / "redis"
@@ -183,7 +206,7 @@ class LocalStack:
                 "--daemonize",
                 "no",
             ],
-            os.environ,
+            proc.child_env(),
             self.logs / "redis.log",
         )
         proc.wait_until(
@@ -211,7 +234,7 @@ class LocalStack:
                 "--data-dir",
                 str(self.data_dir / "search"),
             ],
-            os.environ,
+            proc.child_env(),
             self.logs / "noida-db.log",
         )
         proc.wait_until(
@@ -225,51 +248,45 @@ class LocalStack:
 
     def _create_database(self, python: Path, env: dict[str, str], credentials: Credentials) -> None:
         log = self.logs / "setup.log"
+        secrets = [
+            credentials.password.get_secret_value(),
+            credentials.api_key.get_secret_value(),
+            credentials.auth_secret_key.get_secret_value(),
+        ]
         proc.run_once(
             [str(python), "-m", "argilla_server", "database", "migrate"],
             env,
             log,
             "database migration",
+            secrets,
         )
+        # The password and key travel in the environment (readable by the user only), never
+        # on the command line, which every local user can read in /proc while it runs.
         proc.run_once(
-            [
-                str(python),
-                "-m",
-                "argilla_server",
-                "database",
-                "users",
-                "create",
-                "--username",
-                credentials.username,
-                "--first-name",
-                "Owner",
-                "--password",
-                credentials.password.get_secret_value(),
-                "--role",
-                "owner",
-                "--api-key",
-                credentials.api_key.get_secret_value(),
-                "--workspace",
-                OWNER_WORKSPACE,
-            ],
-            env,
+            [str(python), "-c", _CREATE_OWNER, credentials.username, OWNER_WORKSPACE],
+            {
+                **env,
+                "ZEPHYR_OWNER_PASSWORD": credentials.password.get_secret_value(),
+                "ZEPHYR_OWNER_API_KEY": credentials.api_key.get_secret_value(),
+            },
             log,
             "creating the owner user",
+            secrets,
         )
 
     def _server_env(self, credentials: Credentials) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARGILLA_")}
-        env.update(
-            ARGILLA_HOME_PATH=str(self.data_dir / "home"),
-            ARGILLA_ELASTICSEARCH=self.config.search_url,
-            ARGILLA_SEARCH_ENGINE=self.config.search_engine,
-            ARGILLA_REDIS_URL=f"redis://{LOOPBACK}:{self.config.redis_port}/0",
-            ARGILLA_AUTH_SECRET_KEY=credentials.auth_secret_key.get_secret_value(),
-            TMPDIR=str(self.tmp_dir),
-            HF_HUB_OFFLINE="1",
-            HF_HUB_DISABLE_TELEMETRY="1",
+        return proc.child_env(
+            dict(
+                ARGILLA_HOME_PATH=str(self.data_dir / "home"),
+                ARGILLA_ELASTICSEARCH=self.config.search_url,
+                ARGILLA_SEARCH_ENGINE=self.config.search_engine,
+                ARGILLA_REDIS_URL=f"redis://{LOOPBACK}:{self.config.redis_port}/0",
+                ARGILLA_AUTH_SECRET_KEY=credentials.auth_secret_key.get_secret_value(),
+                TMPDIR=str(self.tmp_dir),
+                HF_HUB_OFFLINE="1",
+                HF_HUB_DISABLE_TELEMETRY="1",
+            )
         )
-        return env
 
     def _stop_all(self, records: list[ProcessRecord]) -> None:
         for record in reversed(records):  # server first, Redis last
@@ -285,7 +302,7 @@ class LocalStack:
         except FileNotFoundError:
             return ()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StackError(
+            raise StackStateError(
                 f"{self.state_file}: unreadable stack state ({exc}); remove it if no stack runs"
             ) from exc
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from zephyr_integrations.errors import ZephyrValidationError
+from zephyr_integrations.limits import check_prompt
 
 FinishReason = Literal["eos_token", "stop_sequence", "length"]
 """Why generation ended, in TGI's words: the model's end-of-sequence token, a stop sequence,
@@ -128,6 +129,10 @@ class GenerationRequest:
     prompt: str
     params: GenerationParams = field(default_factory=GenerationParams)
 
+    def __post_init__(self) -> None:
+        # Before any backend tokenizes or sends it (see zephyr_integrations.limits).
+        check_prompt(self.prompt)
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -148,6 +153,20 @@ class TextDelta:
 
     text: str = ""
     generation: Generation | None = None
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    """How many tokens a model takes: ``max_input_tokens`` in a prompt, ``max_total_tokens`` in
+    a prompt and its reply together (TGI's ``/info`` names). ``None`` where unknown.
+
+    A backend that knows them says so with a ``token_limits()`` method; one that can count a
+    prompt's tokens exactly as it counts ``prompt_tokens`` has a ``tokenize(text)`` method
+    returning TGI ``/tokenize`` tokens ``(id, text, start, stop)``, special tokens included.
+    """
+
+    max_input_tokens: int | None
+    max_total_tokens: int | None
 
 
 @runtime_checkable

@@ -1,14 +1,12 @@
-"""Generation on a loaded Transformers model: batched, streamed, stoppable.
+"""A loaded Transformers model and the continuous-batching scheduler that generates with it.
 
-This is the only module that touches torch. It is imported on first use, so constructing a
-chat model never pays for importing torch.
+This module (with the ``hf_*`` modules it uses) is the only place that touches torch. It is
+imported on first use, so constructing a chat model never pays for importing torch.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,30 +15,33 @@ import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
-    GenerationConfig,
-    LogitsProcessorList,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    TextStreamer,
 )
 
-from zephyr_integrations.backends.base import FinishReason, Generation, GenerationParams
-from zephyr_integrations.backends.hf_grammar import GrammarCache, GrammarLogitsProcessor
-from zephyr_integrations.backends.stops import cut_at_stop
+from zephyr_integrations.backends.base import Generation, GenerationParams
+from zephyr_integrations.backends.hf_batch import RunningBatch
+from zephyr_integrations.backends.hf_grammar import GrammarCache, TokenMasks
+from zephyr_integrations.backends.hf_limits import BatchLimits
+from zephyr_integrations.backends.hf_scheduler import Scheduler
+from zephyr_integrations.backends.hf_sequence import (
+    Decoding,
+    GenerationCancelledError,
+    deadline_after,
+)
+from zephyr_integrations.backends.hf_sequence import (
+    Sequence as Row,
+)
 from zephyr_integrations.template import EOS
 
 DEFAULT_MAX_NEW_TOKENS = 512
 
-
-class GenerationCancelledError(Exception):
-    """The caller went away; generation was stopped."""
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "GenerationCancelledError", "TransformersEngine"]
 
 
 @dataclass
 class TransformersEngine:
-    """A model and its tokenizer, loaded once, used by one generation at a time."""
+    """A model and its tokenizer, loaded once; every request runs through its scheduler."""
 
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
@@ -48,20 +49,62 @@ class TransformersEngine:
     eos_ids: frozenset[int]
     text_eos: tuple[str, ...]
     context_length: int | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    limits: BatchLimits = field(default_factory=BatchLimits)
+    limits_set: bool = False
+    """Whether a backend set the caps explicitly (then others must agree with them)."""
     _grammars: GrammarCache | None = None
+    _masks: TokenMasks | None = None
+    _scheduler: Scheduler | None = None
+    _tokenizing: threading.Lock = field(default_factory=threading.Lock)
+    """One encode at a time: a Rust tokenizer whose padding settings change under another
+    thread's encode raises "Already borrowed"."""
 
     @property
     def grammars(self) -> GrammarCache:
         """This model's compiled grammars (constrained decoding), cached per grammar."""
         if self._grammars is None:
-            vocab = int(self.model.get_output_embeddings().weight.shape[0])
-            self._grammars = GrammarCache(self.tokenizer, vocab)
+            self._grammars = GrammarCache(self.tokenizer, self.vocab_size)
         return self._grammars
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The continuous-batching loop every request of this model goes through."""
+        if self._scheduler is None:
+            batch = RunningBatch(self.model, int(self.tokenizer.pad_token_id))
+            self._scheduler = Scheduler(batch, self.limits, self._token_masks)
+        return self._scheduler
+
+    def adopt_limits(self, limits: BatchLimits, what: str) -> None:
+        """Take a backend's explicit caps, unless another backend already set different ones."""
+        if self.limits_set and limits != self.limits:
+            raise ValueError(
+                f"{what} is already loaded with max_batch_size={self.limits.max_batch_size}, "
+                f"max_cache_tokens={self.limits.max_cache_tokens}; it has one batch, so every "
+                "backend on it must ask for the same caps (or none)"
+            )
+        self.limits, self.limits_set = limits, True
+        if self._scheduler is not None:
+            self._scheduler.limits = limits
+
+    def _token_masks(self) -> TokenMasks:
+        if self._masks is None:
+            self._masks = TokenMasks(self.vocab_size, self.eos_ids)
+        return self._masks
 
     @classmethod
     def load(
-        cls, source: str, model_name: str, *, dtype: str, device: str | None, **kwargs: Any
+        cls,
+        source: str,
+        model_name: str,
+        *,
+        dtype: str,
+        device: str | None,
+        limits: BatchLimits | None = None,
+        **kwargs: Any,
     ) -> TransformersEngine:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype)
@@ -83,191 +126,92 @@ class TransformersEngine:
         else:
             text_eos = (EOS,)
         context = getattr(model.config, "max_position_embeddings", None)
-        return cls(model, tokenizer, model_name, frozenset(eos_ids), text_eos, context)
+        return cls(
+            model,
+            tokenizer,
+            model_name,
+            frozenset(eos_ids),
+            text_eos,
+            context,
+            limits or BatchLimits(),
+        )
 
     def encode(self, prompts: Sequence[str]) -> Any:
         """Tokenize with the tokenizer's own special tokens: BOS is added here, exactly once."""
-        return self.tokenizer(
-            list(prompts), return_tensors="pt", padding=True, add_special_tokens=True
+        with self._tokenizing:
+            return self.tokenizer(
+                list(prompts), return_tensors="pt", padding=True, add_special_tokens=True
+            )
+
+    def submit(
+        self, prompt: str, params: GenerationParams, on_text: Callable[[str], None] | None = None
+    ) -> Row:
+        """Queue one request; its ``future`` resolves to a :class:`Generation`."""
+        sequence = self.prepare(prompt, params, on_text)
+        self.scheduler.submit(sequence)
+        return sequence
+
+    def prepare(
+        self, prompt: str, params: GenerationParams, on_text: Callable[[str], None] | None = None
+    ) -> Row:
+        """One request, ready for :meth:`Scheduler.submit`.
+
+        Raises here, in the caller's thread, for a prompt longer than the context, a grammar
+        that cannot be compiled or a request larger than the KV-cache cap: a bad request never
+        reaches the batch.
+        """
+        with self._tokenizing:
+            encoded = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        prompt_ids = [int(t) for t in encoded]
+        budget = params.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        if self.context_length is not None:
+            room = self.context_length - len(prompt_ids)
+            if room <= 0:
+                raise ValueError(
+                    f"the prompt is {len(prompt_ids)} tokens but {self.model_name} reads at most "
+                    f"{self.context_length}: shorten the conversation"
+                )
+            budget = min(budget, room)
+        generator = torch.Generator()
+        if params.seed is not None:
+            generator.manual_seed(params.seed)
+        else:
+            generator.seed()
+        matcher = None if params.grammar is None else self.grammars.matcher(params.grammar)
+        sequence = Row(
+            prompt_ids=prompt_ids,
+            params=params,
+            budget=budget,
+            decoding=Decoding(self.tokenizer, self.eos_ids, self.text_eos, self.model_name),
+            generator=generator,
+            matcher=matcher,
+            on_text=on_text,
+            deadline=deadline_after(params.timeout),
         )
+        self.scheduler.check_fits(sequence)
+        return sequence
+
+    def cancel(self, sequence: Row) -> None:
+        """The caller left: the sequence leaves the batch (or the queue) at once."""
+        if not sequence.done:
+            sequence.cancel()
+            self.scheduler.wake()
 
     def run(
         self,
         prompts: Sequence[str],
         params: GenerationParams,
         *,
-        cancel: threading.Event | None = None,
         on_text: Callable[[str], None] | None = None,
     ) -> list[Generation]:
-        """Generate for ``prompts`` in one left-padded batch (one ``generate`` call)."""
-        encoded = self.encode(prompts)
-        prompt_lengths = [int(n) for n in encoded["attention_mask"].sum(dim=1)]
-        width = int(encoded["input_ids"].shape[1])
-        stops = (*params.stop, *self.text_eos)
-        finish = _FinishTracker(
-            self.tokenizer,
-            width,
-            len(prompts),
-            stops,
-            self.eos_ids,
-            cancel or threading.Event(),
-            None if params.timeout is None else time.monotonic() + params.timeout,
-        )
-        config = self._generation_config(params, width)
-        streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
-        inputs = {key: value.to(self.model.device) for key, value in encoded.items()}
-        processors = LogitsProcessorList()
-        if params.grammar is not None:  # compiled (or taken from the cache) before the lock
-            processors.append(
-                GrammarLogitsProcessor(self.grammars, params.grammar, len(prompts), self.eos_ids)
-            )
-        with self.lock, torch.inference_mode():
-            if params.seed is not None:
-                torch.manual_seed(params.seed)
-            output = self.model.generate(
-                **inputs,
-                generation_config=config,
-                stopping_criteria=StoppingCriteriaList([finish]),
-                logits_processor=processors,
-                streamer=streamer,
-            )
-        if finish.timed_out:
-            raise TimeoutError(
-                f"generation took longer than timeout={params.timeout} s and was stopped"
-            )
-        if finish.cancelled:
-            raise GenerationCancelledError("generation was cancelled")
-        new_tokens = output[:, width:].tolist()
-        return [
-            self._finish(row, prompt_lengths[i], finish, i, stops)
-            for i, row in enumerate(new_tokens)
-        ]
-
-    def _finish(
-        self,
-        tokens: list[int],
-        prompt_tokens: int,
-        tracker: _FinishTracker,
-        row: int,
-        stops: tuple[str, ...],
-    ) -> Generation:
-        reason: FinishReason = tracker.reasons[row] or "length"
-        length = tracker.lengths[row] if tracker.reasons[row] else len(tokens)
-        text = str(self.tokenizer.decode(tokens[:length], skip_special_tokens=True))
-        text, matched = cut_at_stop(text, stops)
-        if (
-            matched is not None
-            and matched in self.text_eos
-            and matched not in self._user_stops(stops)
-        ):
-            reason, matched = "eos_token", None
-        return Generation(
-            text=text,
-            finish_reason=reason,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=length,
-            model=self.model_name,
-            stop_sequence=matched,
-        )
-
-    def _user_stops(self, stops: tuple[str, ...]) -> tuple[str, ...]:
-        return stops[: len(stops) - len(self.text_eos)]
-
-    def _generation_config(self, params: GenerationParams, prompt_width: int) -> GenerationConfig:
-        config = copy.deepcopy(self.model.generation_config)
-        budget = params.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
-        if self.context_length is not None:
-            room = self.context_length - prompt_width
-            if room <= 0:
-                raise ValueError(
-                    f"the prompt is {prompt_width} tokens but {self.model_name} reads at most "
-                    f"{self.context_length}: shorten the conversation"
-                )
-            budget = min(budget, room)
-        config.max_new_tokens = budget
-        config.max_length = None
-        config.min_new_tokens = None
-        config.eos_token_id = sorted(self.eos_ids)
-        config.pad_token_id = self.tokenizer.pad_token_id
-        config.num_return_sequences = 1
-        config.num_beams = 1
-        if params.greedy:
-            config.do_sample = False
-            config.temperature = None
-            config.top_p = None
-            config.top_k = None
-        else:
-            config.do_sample = True
-            config.temperature = params.temperature
-            config.top_p = params.top_p
-            config.top_k = params.top_k if params.top_k is not None else 0
-        config.repetition_penalty = params.repetition_penalty
-        return config
-
-
-class _FinishTracker(StoppingCriteria):
-    """Stops each sequence on EOS or a stop string, and remembers when and why.
-
-    Also stops the whole batch when the caller cancels or the deadline passes.
-    """
-
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase,
-        prompt_width: int,
-        batch: int,
-        stops: tuple[str, ...],
-        eos_ids: frozenset[int],
-        cancel: threading.Event,
-        deadline: float | None,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_width = prompt_width
-        self.stops = stops
-        # Enough tokens to hold the longest stop string, even one byte per token.
-        self.window = 4 * max((len(s) for s in stops), default=0) + 4
-        self.eos_ids = eos_ids
-        self.cancel = cancel
-        self.deadline = deadline
-        self.reasons: list[FinishReason | None] = [None] * batch
-        self.lengths = [0] * batch
-        self.cancelled = False
-        self.timed_out = False
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> Any:
-        generated = int(input_ids.shape[1]) - self.prompt_width
-        last_tokens = input_ids[:, -1].tolist()
-        for row, token in enumerate(last_tokens):
-            if self.reasons[row] is not None:
-                continue
-            if token in self.eos_ids:
-                self.reasons[row], self.lengths[row] = "eos_token", generated
-            elif self.stops and self._ends_with_stop(input_ids[row], generated):
-                self.reasons[row], self.lengths[row] = "stop_sequence", generated
-        if self.cancel.is_set():
-            self.cancelled = True
-        elif self.deadline is not None and time.monotonic() > self.deadline:
-            self.timed_out = True
-        stop_all = self.cancelled or self.timed_out
-        done = [stop_all or reason is not None for reason in self.reasons]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    def _ends_with_stop(self, ids: torch.Tensor, generated: int) -> bool:
-        window = ids[-min(generated, self.window) :].tolist()
-        text = str(self.tokenizer.decode(window, skip_special_tokens=True))
-        return any(stop in text for stop in self.stops)
-
-
-class _CallbackStreamer(TextStreamer):
-    """Hands each piece of decoded text to a callback (skipping the prompt and empty pieces)."""
-
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, on_text: Callable[[str], None]):
-        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        self._on_text = on_text
-
-    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-        if text:
-            self._on_text(text)
+        """Generate for every prompt (they join the running batch) and wait for all."""
+        sequences = [self.prepare(prompt, params, on_text) for prompt in prompts]
+        self.scheduler.submit(*sequences)
+        try:
+            return [sequence.future.result() for sequence in sequences]
+        finally:
+            for sequence in sequences:
+                self.cancel(sequence)
 
 
 def _as_list(value: int | list[int] | None) -> list[int]:

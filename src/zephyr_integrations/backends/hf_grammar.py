@@ -1,4 +1,4 @@
-"""Constrained decoding on a Transformers model: an llguidance token mask as a logits processor.
+"""Constrained decoding on a Transformers model: llguidance token masks, one matcher per row.
 
 Each engine keeps one llguidance tokenizer and, per distinct grammar, one compiled matcher that
 is copied (``deep_copy``) for every sequence, so a grammar is compiled once per model.
@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import Any
 
 import torch
-from transformers import LogitsProcessor, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from zephyr_integrations.backends.base import Grammar, GrammarError
 from zephyr_integrations.backends.grammar import compile_grammar
@@ -64,36 +64,36 @@ class GrammarCache:
         return matcher
 
 
-class GrammarLogitsProcessor(LogitsProcessor):
-    """Masks every token the grammar does not allow next, one matcher per sequence.
+class TokenMasks:
+    """Masks, per grammar-constrained row of a step, every token its grammar does not allow next.
 
-    A sequence whose grammar is complete may only end (EOS); so may one whose matcher failed
-    (which a token from the mask cannot cause). The padding of ended sequences is not fed to
-    their matchers.
+    A row whose grammar is complete may only end (EOS); so may one whose matcher failed (which a
+    token from the mask cannot cause).
     """
 
-    def __init__(
-        self, cache: GrammarCache, grammar: Grammar, batch: int, eos_ids: frozenset[int]
-    ) -> None:
-        self.matchers = [cache.matcher(grammar) for _ in range(batch)]
-        self.mask = torch.full((batch, (cache.vocab_size + 31) // 32), -1, dtype=torch.int32)
-        self.only_eos = torch.zeros((cache.vocab_size + 31) // 32, dtype=torch.int32)
+    def __init__(self, vocab_size: int, eos_ids: frozenset[int]) -> None:
+        self.words = (vocab_size + 31) // 32
+        self.only_eos = torch.zeros(self.words, dtype=torch.int32)
         for token in eos_ids:
-            if token < cache.vocab_size:
+            if token < vocab_size:
                 self.only_eos[token // 32] |= _bit(token % 32)
-        self.started = False
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
-        last = input_ids[:, -1].tolist()
-        for row, matcher in enumerate(self.matchers):
-            if self.started and not matcher.is_stopped():
-                matcher.consume_token(int(last[row]))
+    def apply(self, scores: torch.Tensor, rows: list[int], matchers: list[Any]) -> None:
+        """Set the disallowed logits of ``scores[rows]`` to ``-inf`` (in place)."""
+        mask = torch.empty((len(rows), self.words), dtype=torch.int32)
+        for position, matcher in enumerate(matchers):
             if matcher.is_stopped() or matcher.is_error():
-                self.mask[row] = self.only_eos  # the grammar is complete: end here
+                mask[position] = self.only_eos
                 continue
-            view = self.mask[row]
+            view = mask[position]
             matcher.unsafe_compute_mask_ptr(view.data_ptr(), view.numel() * 4)
-        self.started = True
-        allowed = ((self.mask.unsqueeze(-1) >> _SHIFTS) & 1).view(len(self.matchers), -1)
+        allowed = ((mask.unsqueeze(-1) >> _SHIFTS) & 1).view(len(rows), -1)
         allowed = allowed[:, : scores.shape[1]].to(device=scores.device, dtype=torch.bool)
-        return scores.masked_fill(~allowed, float("-inf"))
+        index = torch.tensor(rows, device=scores.device)
+        scores[index] = scores[index].masked_fill(~allowed, float("-inf"))
+
+
+def advance(matcher: Any, token: int) -> None:
+    """Feed a generated token to a row's matcher (nothing once its grammar is complete)."""
+    if not matcher.is_stopped() and not matcher.is_error():
+        matcher.consume_token(token)

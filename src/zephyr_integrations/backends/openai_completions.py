@@ -41,6 +41,7 @@ from zephyr_integrations.errors import (
     ZephyrResponseError,
     ZephyrValidationError,
 )
+from zephyr_integrations.redact import redact_url
 
 ServerKind = Literal["vllm", "llamacpp", "tgi"]
 SERVER_KINDS: tuple[str, ...] = ("vllm", "llamacpp", "tgi")
@@ -99,7 +100,7 @@ class OpenAICompletionsBackend:
     def __repr__(self) -> str:
         key = "'**********'" if self.options.api_key else "None"
         return (
-            f"OpenAICompletionsBackend(base_url={self.options.base_url!r}, "
+            f"OpenAICompletionsBackend(base_url={redact_url(self.options.base_url)!r}, "
             f"server_kind={self.server_kind!r}, api_key={key})"
         )
 
@@ -124,7 +125,9 @@ class OpenAICompletionsBackend:
             return_exceptions=len(replicas) > 1,
         )  # fmt: skip
         served = {
-            r.url.removesuffix("/v1/models"): _model_ids(r) for r in replies if isinstance(r, Reply)
+            redact_url(r.url.removesuffix("/v1/models")): _model_ids(r)
+            for r in replies
+            if isinstance(r, Reply)
         }
         if not served:
             raise next(r for r in replies if isinstance(r, BaseException))
@@ -134,11 +137,11 @@ class OpenAICompletionsBackend:
             listed = ", ".join(f"{url} serves {', '.join(ids)}" for url, ids in served.items())
             if len(lacking) == len(served):
                 raise ZephyrModelNotFoundError(
-                    f"model {wanted!r} is not served ({listed})", url=self.base_url
+                    f"model {wanted!r} is not served ({listed})", url=redact_url(self.base_url)
                 )
             raise ZephyrValidationError(
                 f"model {wanted!r} is not served by every server of base_url ({listed})",
-                url=self.base_url,
+                url=redact_url(self.base_url),
             )
         self._model = self._checked = wanted
         return wanted

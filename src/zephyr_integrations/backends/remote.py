@@ -51,6 +51,7 @@ from zephyr_integrations.errors import (
     ZephyrTransientResponseError,
     server_error,
 )
+from zephyr_integrations.redact import redact_url
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _within
@@ -129,7 +130,7 @@ class Deadline:
 
     def __init__(self, seconds: float, url: str) -> None:
         self.seconds = seconds
-        self.url = url
+        self.url = redact_url(url)
         self.at = time.monotonic() + seconds
 
     def remaining(self) -> float:
@@ -170,8 +171,8 @@ class RemoteClient:
         self.__init__(state["options"])  # type: ignore[misc]
 
     def url(self, path: str) -> str:
-        """``path`` on the (first) server, for messages."""
-        return f"{self.replicas[0]}{path}"
+        """``path`` on the (first) server, for messages (a password in it masked)."""
+        return redact_url(f"{self.replicas[0]}{path}")
 
     def pick(self) -> str:
         """The least busy replica among those not refusing connections lately."""
@@ -271,14 +272,15 @@ class RemoteClient:
         await asyncio.sleep(delay)
 
     async def _exchange(
-        self, method: str, base: str, url: str, body: Any, deadline: Deadline
+        self, method: str, base: str, target: str, body: Any, deadline: Deadline
     ) -> Reply:
         session = await self._session(base)
+        url = redact_url(target)  # what messages show: never a password
         data = None if body is None else json.dumps(body).encode()
 
         async def exchange() -> tuple[int, Mapping[str, str], bytes]:
             async with session.request(
-                method, url, data=data, headers=self.options.headers()
+                method, target, data=data, headers=self.options.headers()
             ) as response:
                 return response.status, response.headers, await response.read()
 
@@ -298,13 +300,14 @@ class RemoteClient:
         return Reply(url, status, headers, parsed)
 
     async def _stream_once(
-        self, base: str, url: str, body: Any, deadline: Deadline
+        self, base: str, target: str, body: Any, deadline: Deadline
     ) -> AsyncIterator[Any]:
         session = await self._session(base)
+        url = redact_url(target)  # what messages show: never a password
         data = json.dumps(body).encode()
         headers = self.options.headers() | {"accept": "text/event-stream"}
         with _Translated(url):
-            response = await deadline.within(session.post(url, data=data, headers=headers))
+            response = await deadline.within(session.post(target, data=data, headers=headers))
         async with response:
             kind = response.headers.get("content-type", "")
             if response.status >= 400 or not kind.startswith("text/event-stream"):
@@ -440,11 +443,12 @@ def check_url(url: Any) -> str:
         raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
+        shown = redact_url(url)
+        raise ValueError(f"base_url={shown!r} is invalid: expected http(s)://host[:port]")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError as exc:
-        raise ValueError(f"base_url={url!r} is invalid: {exc}") from exc
+        raise ValueError(f"base_url={redact_url(url)!r} is invalid: {exc}") from exc
     return url.rstrip("/")
 
 

@@ -7,17 +7,26 @@ from dataclasses import dataclass, field
 
 
 def find_stop(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
-    """The earliest stop sequence in ``text``, as ``(position, sequence)``."""
-    best: tuple[int, str] | None = None
+    """The stop sequence that generation meets first in ``text``, as ``(start, sequence)``.
+
+    Generation produces text left to right and stops as soon as a stop sequence is complete, so
+    the sequence that wins is the one that *ends* first (TGI and vLLM check the text's tail after
+    every token). When several end at the same character, the longest wins, so the cut text never
+    holds a whole stop sequence.
+    """
+    best: tuple[int, int, str] | None = None  # (end, start, sequence)
     for stop in stops:
-        position = text.find(stop)
-        if position != -1 and (best is None or position < best[0]):
-            best = (position, stop)
-    return best
+        start = text.find(stop)
+        if start == -1:
+            continue
+        candidate = (start + len(stop), start, stop)
+        if best is None or candidate[:2] < best[:2]:
+            best = candidate
+    return None if best is None else (best[1], best[2])
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
-    """``text`` up to the first stop sequence, and the sequence that matched (if any)."""
+    """``text`` cut at the start of the first stop sequence to complete, and that sequence."""
     found = find_stop(text, stops)
     if found is None:
         return text, None

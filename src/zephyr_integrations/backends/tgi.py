@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from zephyr_integrations.backends.base import (
     GenerationParams,
     GenerationRequest,
     TextDelta,
+    TokenLimits,
 )
 from zephyr_integrations.backends.remote import (
     DEFAULT_MAX_CONNECTIONS,
@@ -47,11 +49,18 @@ from zephyr_integrations.backends.tgi_wire import (
     parameters,
     read_generation,
 )
-from zephyr_integrations.errors import ZephyrModelNotFoundError, ZephyrValidationError
+from zephyr_integrations.errors import (
+    ZephyrError,
+    ZephyrModelNotFoundError,
+    ZephyrValidationError,
+)
+from zephyr_integrations.redact import redact_url
 
 __all__ = ["PromptTooLongError", "TGIBackend", "TGIConnectionError", "TGIError"]
 
 TGI_MAX_STOP = 4
+_INFO_RETRY_AFTER = 2.0
+"""Seconds a failed ``/info`` (retries exhausted) is answered with its error, not asked again."""
 logger = logging.getLogger(__name__)
 
 
@@ -104,12 +113,14 @@ class TGIBackend:
         self._remote = RemoteClient(self.options)
         self._info: TGIInfo | None = None
         self._info_task: asyncio.Task[TGIInfo] | None = None
+        self._info_failure: tuple[ZephyrError, float] | None = None
         self._has_tokenize = True
         self._local_tokenizer: Any = None
 
     def __repr__(self) -> str:
         key = "'**********'" if self.options.api_key else "None"
-        return f"TGIBackend(base_url={self.base_url!r}, api_key={key}, timeout={self.timeout})"
+        url = redact_url(self.base_url)
+        return f"TGIBackend(base_url={url!r}, api_key={key}, timeout={self.timeout})"
 
     def __getstate__(self) -> dict[str, Any]:
         return {"options": self.options, "truncate": self.truncate, "model": self._model}
@@ -161,12 +172,20 @@ class TGIBackend:
     async def _ainfo(self, deadline: Deadline) -> TGIInfo:
         if self._info is not None:
             return self._info
+        failed = self._info_failure
+        if failed is not None and time.monotonic() - failed[1] < _INFO_RETRY_AFTER:
+            # /info failed (after its retries) a moment ago, e.g. read for the model's profile
+            # just before this call: the same answer now, instead of a second wait.
+            raise failed[0]
         loop = asyncio.get_running_loop()
         task = self._info_task
         if task is None or task.get_loop() is not loop or task.done():
             task = self._info_task = loop.create_task(self._fetch_info(deadline))
         try:
             return await asyncio.shield(task)
+        except ZephyrError as error:
+            self._info_failure = (error, time.monotonic())
+            raise
         finally:
             if task.done():
                 self._info_task = None
@@ -193,26 +212,61 @@ class TGIBackend:
             raise ZephyrValidationError(
                 f"base_url names servers of different models ({served}): replicas must serve "
                 "one model",
-                url=self.base_url,
+                url=redact_url(self.base_url),
             )
         self._info = infos[0]
         return self._info
 
+    def token_limits(self) -> TokenLimits:
+        """``max_input_tokens`` and ``max_total_tokens`` from ``/info``."""
+        info = self.info
+        return TokenLimits(info.max_input_tokens, info.max_total_tokens)
+
+    def tokenize(self, text: str) -> list[tuple[int, str, int, int]]:
+        """The server's tokens of ``text`` (``/tokenize``, BOS included). A server without one
+        (TGI < 1.4 answers 404): the served model's tokenizer, if it is on this machine."""
+        tokens = run_sync(self._server_tokens(text, self._remote.deadline()))
+        if tokens is not None:
+            return tokens
+        tokenizer = _load_tokenizer(self.info.model_id)
+        if tokenizer is False:
+            raise LookupError(
+                f"TGI at {redact_url(self.base_url)} has no tokenizer (/tokenize answered 404) "
+                f"and the tokenizer of {self.info.model_id!r} is not on this machine"
+            )
+        from zephyr_integrations.backends.hf_files import tokenize
+
+        return tokenize(tokenizer, text)
+
+    async def _server_tokens(
+        self, prompt: str, deadline: Deadline
+    ) -> list[tuple[int, str, int, int]] | None:
+        """``POST /tokenize``; ``None`` when the server has no such route."""
+        if not self._has_tokenize:
+            return None
+        try:
+            reply = await self._remote.request_json(
+                "POST", "/tokenize", {"inputs": prompt}, deadline=deadline
+            )
+        except ZephyrModelNotFoundError:  # 404: TGI < 1.4 has no /tokenize
+            self._has_tokenize = False
+            return None
+        body = reply.body
+        if not isinstance(body, list) or not all(isinstance(t, dict) for t in body):
+            self._has_tokenize = False
+            return None
+        return [
+            (int(t.get("id", 0)), str(t.get("text", "")), int(t.get("start", 0)),
+             int(t.get("stop", 0)))
+            for t in body
+        ]  # fmt: skip
+
     async def _count_tokens(self, prompt: str, deadline: Deadline) -> int | None:
         """The server's count of ``prompt``'s tokens (``POST /tokenize``), else the local
         tokenizer's, else ``None``."""
-        if self._has_tokenize:
-            body = {"inputs": prompt}
-            try:
-                reply = await self._remote.request_json(
-                    "POST", "/tokenize", body, deadline=deadline
-                )
-            except ZephyrModelNotFoundError:  # 404: TGI < 1.4 has no /tokenize
-                self._has_tokenize = False
-            else:
-                if isinstance(reply.body, list):
-                    return len(reply.body)
-                self._has_tokenize = False
+        tokens = await self._server_tokens(prompt, deadline)
+        if tokens is not None:
+            return len(tokens)
         return await deadline.within(asyncio.to_thread(self._count_locally, prompt))
 
     def _count_locally(self, prompt: str) -> int | None:
@@ -308,9 +362,9 @@ class TGIBackend:
             if count is not None and count > limit:
                 if not self.truncate:
                     raise PromptTooLongError(
-                        f"the prompt is {count} tokens but {self.base_url} accepts at most "
-                        f"{limit} (max_input_tokens); shorten it or pass truncate=True",
-                        url=self.base_url,
+                        f"the prompt is {count} tokens but {redact_url(self.base_url)} accepts "
+                        f"at most {limit} (max_input_tokens); shorten it or pass truncate=True",
+                        url=redact_url(self.base_url),
                     )
                 truncate = limit
         params = parameters(

@@ -2,7 +2,9 @@
 
 Constructing a :class:`TransformersBackend` checks its arguments and nothing more; the model is
 loaded on first use and shared by every backend with the same (model, dtype, device, revision,
-gguf_file), so building chat models in a loop costs nothing.
+gguf_file), so building chat models in a loop costs nothing. Every call - ``generate`` from any
+thread, ``agenerate``, ``stream``, ``astream`` - joins that model's one continuously batched
+decode loop (:mod:`zephyr_integrations.backends.hf_scheduler`).
 """
 
 from __future__ import annotations
@@ -11,23 +13,35 @@ import asyncio
 import queue
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from zephyr_integrations.backends.base import (
     Generation,
-    GenerationParams,
     GenerationRequest,
     TextDelta,
+    TokenLimits,
 )
+from zephyr_integrations.backends.hf_files import (
+    Token,
+    context_length,
+    load_tokenizer,
+    read_config,
+    tokenize,
+)
+from zephyr_integrations.backends.hf_limits import BatchLimits
 from zephyr_integrations.backends.stops import StopStreamer
 
 if TYPE_CHECKING:
     from zephyr_integrations.backends.hf_engine import TransformersEngine
+    from zephyr_integrations.backends.hf_sequence import Sequence as Row
 
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+Outcome = Generation | BaseException
+_Submitted = Any  # a submitted row, or the error that kept a request out
 
+DEFAULT_MAX_BATCH_SIZE = 64
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _ENGINES: dict[tuple[Any, ...], TransformersEngine] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -39,7 +53,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 
 class TransformersBackend:
-    """Runs a causal LM with ``transformers`` on this machine.
+    """Runs a causal LM with ``transformers`` on this machine, continuously batched.
 
     Args:
         model: a local folder (``save_pretrained`` output) or a Hugging Face Hub id such as
@@ -49,13 +63,19 @@ class TransformersBackend:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; by default the best available.
         revision: a Hub revision (branch, tag or commit).
         gguf_file: the GGUF file inside ``model`` to load (dequantized on load).
-        max_batch_size: the most requests run in one ``generate`` call.
+        max_batch_size: the most sequences decoding together on this model (default 64);
+            more requests wait in a first-come-first-served queue.
+        max_cache_tokens: the most KV-cache token positions over the running sequences,
+            padding included (default: no cap beyond ``max_batch_size``).
+
+    The caps belong to the loaded model, which every backend on it shares: the first backend
+    that sets them sets them for all, and another asking for different caps is refused.
     """
 
     batches_locally = True
-    """Several requests run faster as one padded ``generate`` than one by one."""
+    """Requests given together start together in the running batch."""
     supports_grammar = True
-    """``GenerationParams.grammar`` is honoured (llguidance token masks)."""
+    """``GenerationParams.grammar`` is honoured (llguidance token masks, per row)."""
 
     def __init__(
         self,
@@ -66,15 +86,19 @@ class TransformersBackend:
         revision: str | None = None,
         gguf_file: str | None = None,
         trust_remote_code: bool = False,
-        max_batch_size: int = 32,
+        max_batch_size: int | None = None,
+        max_cache_tokens: int | None = None,
     ) -> None:
         self._source = resolve_model(model)
         if dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ValueError(
                 f"dtype={dtype!r} is invalid: expected auto, float32, bfloat16 or float16"
             )
-        if not isinstance(max_batch_size, int) or max_batch_size < 1:
-            raise ValueError(f"max_batch_size={max_batch_size!r} is invalid: expected >= 1")
+        self._limits = BatchLimits(
+            DEFAULT_MAX_BATCH_SIZE if max_batch_size is None else max_batch_size,
+            max_cache_tokens,
+        )
+        self._explicit_limits = max_batch_size is not None or max_cache_tokens is not None
         source_dir = Path(self._source)
         if gguf_file is not None and source_dir.is_dir() and not (source_dir / gguf_file).is_file():
             raise ModelNotFoundError(f"gguf_file {gguf_file!r} is not in {self._source}")
@@ -84,7 +108,8 @@ class TransformersBackend:
         self.revision = revision
         self.gguf_file = gguf_file
         self.trust_remote_code = trust_remote_code
-        self.max_batch_size = max_batch_size
+        self.max_batch_size = self._limits.max_batch_size
+        self.max_cache_tokens = max_cache_tokens
 
     def __repr__(self) -> str:
         return f"TransformersBackend(model={self.model!r}, dtype={self.dtype!r})"
@@ -98,13 +123,39 @@ class TransformersBackend:
         """The loaded model (loading it on first access)."""
         key = (self._source, self.dtype, self.device, self.revision, self.gguf_file)
         engine = _ENGINES.get(key)
-        if engine is None:
+        if engine is None or (self._explicit_limits and engine.limits != self._limits):
             with _ENGINES_LOCK:
                 engine = _ENGINES.get(key)
                 if engine is None:
                     engine = self._load()
+                    engine.limits_set = self._explicit_limits
                     _ENGINES[key] = engine
+                elif self._explicit_limits:
+                    engine.adopt_limits(self._limits, f"model {self.model!r}")
         return engine
+
+    def _loaded_engine(self) -> TransformersEngine | None:
+        return _ENGINES.get((self._source, self.dtype, self.device, self.revision, self.gguf_file))
+
+    def token_limits(self) -> TokenLimits:
+        """The model's context length, from its config (no weights loaded)."""
+        engine = self._loaded_engine()
+        if engine is not None:
+            context = engine.context_length
+        else:
+            context = context_length(read_config(self._source, self.revision))
+        return TokenLimits(None if context is None else context - 1, context)
+
+    def tokenize(self, text: str) -> list[Token]:
+        """``text`` as the model reads a prompt (BOS included), with the model's own tokenizer
+        (loaded alone when the weights are not)."""
+        engine = self._loaded_engine()
+        tokenizer = (
+            engine.tokenizer
+            if engine is not None
+            else load_tokenizer(self._source, self.revision, self.gguf_file, self.trust_remote_code)
+        )
+        return tokenize(tokenizer, text)
 
     def _load(self) -> TransformersEngine:
         from zephyr_integrations.backends.hf_engine import TransformersEngine
@@ -116,7 +167,12 @@ class TransformersBackend:
             options["gguf_file"] = self.gguf_file
         try:
             return TransformersEngine.load(
-                self._source, self.model, dtype=self.dtype, device=self.device, **options
+                self._source,
+                self.model,
+                dtype=self.dtype,
+                device=self.device,
+                limits=self._limits,
+                **options,
             )
         except OSError as exc:
             raise ModelNotFoundError(
@@ -128,117 +184,139 @@ class TransformersBackend:
     # -- generation -------------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        return self._generate(requests, None)
+        return [_raise_or_return(outcome) for outcome in self.generate_each(requests)]
 
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        cancel = threading.Event()
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, self._generate, requests, cancel)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            cancel.set()
-            future.add_done_callback(_consume_outcome)
-            raise
+        return [_raise_or_return(outcome) for outcome in await self.agenerate_each(requests)]
 
-    def _generate(
-        self, requests: Sequence[GenerationRequest], cancel: threading.Event | None
-    ) -> list[Generation]:
+    def generate_each(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
+        """Every request's generation, or the error of that request alone."""
         engine = self.engine
-        results: dict[int, Generation] = {}
-        for params, indices in _group_by_params(requests):
-            for start in range(0, len(indices), self.max_batch_size):
-                chunk = indices[start : start + self.max_batch_size]
-                prompts = [requests[i].prompt for i in chunk]
-                for index, generation in zip(
-                    chunk, engine.run(prompts, params, cancel=cancel), strict=True
-                ):
-                    results[index] = generation
-        return [results[i] for i in range(len(requests))]
+        rows = _submit(engine, requests)
+        try:
+            return [row if isinstance(row, BaseException) else _outcome(row) for row in rows]
+        finally:
+            for row in rows:
+                if not isinstance(row, BaseException):
+                    engine.cancel(row)
+
+    async def agenerate_each(self, requests: Sequence[GenerationRequest]) -> list[Outcome]:
+        loop = asyncio.get_running_loop()
+        engine = await loop.run_in_executor(None, lambda: self.engine)  # load off the loop
+        rows = await _off_loop(engine, lambda: _submit(engine, requests))
+        waiting = [
+            asyncio.wrap_future(row.future) for row in rows if not isinstance(row, BaseException)
+        ]
+        try:
+            if waiting:
+                await asyncio.wait(waiting)  # a cancelled caller leaves through ``finally``
+            return [row if isinstance(row, BaseException) else _outcome(row) for row in rows]
+        finally:
+            for future in waiting:
+                future.cancel()  # nothing is delivered to a loop that may be gone by then
+            for row in rows:
+                if not isinstance(row, BaseException):
+                    engine.cancel(row)
 
     def stream(self, request: GenerationRequest) -> Iterator[TextDelta]:
+        engine = self.engine
         pieces: queue.Queue[Any] = queue.Queue()
-        cancel = threading.Event()
-        worker = self._start_worker(request, cancel, pieces.put)
+        row = engine.submit(request.prompt, request.params, on_text=pieces.put)
+        row.future.add_done_callback(lambda _: pieces.put(_DONE))
         try:
-            yield from _release(iter(pieces.get, _DONE), request.params, self.engine)
+            streamer = StopStreamer((*request.params.stop, *engine.text_eos))
+            while (piece := pieces.get()) is not _DONE:
+                released = streamer.push(piece)
+                if released:
+                    yield TextDelta(released)
+            yield from _last_deltas(row, streamer)
         finally:
-            cancel.set()
-            worker.join()
+            engine.cancel(row)
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
-        pieces: asyncio.Queue[Any] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        cancel = threading.Event()
-        await loop.run_in_executor(None, lambda: self.engine)  # load off the event loop
+        engine = await loop.run_in_executor(None, lambda: self.engine)  # load off the loop
+        pieces: asyncio.Queue[Any] = asyncio.Queue()
+        holder: list[Row] = []
 
         def put(item: Any) -> None:
             try:
                 loop.call_soon_threadsafe(pieces.put_nowait, item)
             except RuntimeError:  # the event loop is gone: nobody is listening any more
-                cancel.set()
+                for row in holder:
+                    row.cancel()
 
-        self._start_worker(request, cancel, put)
+        (row,) = await _off_loop(
+            engine, lambda: [engine.submit(request.prompt, request.params, on_text=put)]
+        )
+        holder.append(row)
+        row.future.add_done_callback(lambda _: put(_DONE))
         try:
-            streamer = StopStreamer((*request.params.stop, *self.engine.text_eos))
-            while (item := await pieces.get()) is not _DONE:
-                for delta in _handle(item, streamer):
-                    yield delta
+            streamer = StopStreamer((*request.params.stop, *engine.text_eos))
+            while (piece := await pieces.get()) is not _DONE:
+                released = streamer.push(piece)
+                if released:
+                    yield TextDelta(released)
+            for delta in _last_deltas(row, streamer):
+                yield delta
         finally:
-            cancel.set()
-
-    def _start_worker(
-        self, request: GenerationRequest, cancel: threading.Event, put: Any
-    ) -> threading.Thread:
-        engine = self.engine
-
-        def work() -> None:
-            try:
-                put(engine.run([request.prompt], request.params, cancel=cancel, on_text=put)[0])
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                put(exc)
-            finally:
-                put(_DONE)
-
-        worker = threading.Thread(target=work, name="zephyr-generate", daemon=True)
-        worker.start()
-        return worker
+            engine.cancel(row)
 
 
-def _consume_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # cancelled by our caller: the outcome is no longer wanted
+async def _off_loop(
+    engine: TransformersEngine, submit: Callable[[], list[_Submitted]]
+) -> list[_Submitted]:
+    """Submit in a worker thread (tokenizing, compiling a grammar); a caller cancelled
+    meanwhile leaves no request behind."""
+    submitting = asyncio.get_running_loop().run_in_executor(None, submit)
+    try:
+        return await asyncio.shield(submitting)
+    except asyncio.CancelledError:
+
+        def cancel_all(done: asyncio.Future[list[_Submitted]]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                for row in done.result():
+                    if not isinstance(row, BaseException):
+                        engine.cancel(row)
+
+        submitting.add_done_callback(cancel_all)
+        raise
 
 
-def _release(
-    items: Iterator[Any], params: GenerationParams, engine: TransformersEngine
-) -> Iterator[TextDelta]:
-    streamer = StopStreamer((*params.stop, *engine.text_eos))
-    for item in items:
-        yield from _handle(item, streamer)
+def _submit(
+    engine: TransformersEngine, requests: Sequence[GenerationRequest]
+) -> list[Row | BaseException]:
+    """Submit the requests together (they start in the same step); a request with bad input
+    (too long, a grammar that cannot compile, ...) gets its own error instead."""
+    rows: list[Row | BaseException] = []
+    for request in requests:
+        try:
+            rows.append(engine.prepare(request.prompt, request.params))
+        except Exception as exc:
+            rows.append(exc)
+    engine.scheduler.submit(*[row for row in rows if not isinstance(row, BaseException)])
+    return rows
 
 
-def _handle(item: Any, streamer: StopStreamer) -> Iterator[TextDelta]:
-    if isinstance(item, BaseException):
-        raise item
-    if isinstance(item, Generation):
-        tail = streamer.flush()
-        if tail:
-            yield TextDelta(tail)
-        yield TextDelta(generation=item)
-        return
-    released = streamer.push(item)
-    if released:
-        yield TextDelta(released)
+def _outcome(row: Row) -> Outcome:
+    try:
+        return row.future.result()
+    except Exception as exc:
+        return exc
 
 
-def _group_by_params(
-    requests: Sequence[GenerationRequest],
-) -> list[tuple[GenerationParams, list[int]]]:
-    groups: dict[GenerationParams, list[int]] = {}
-    for index, request in enumerate(requests):
-        groups.setdefault(request.params, []).append(index)
-    return list(groups.items())
+def _raise_or_return(outcome: Outcome) -> Generation:
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _last_deltas(row: Row, streamer: StopStreamer) -> Iterator[TextDelta]:
+    generation = row.future.result()  # raises the request's error
+    tail = streamer.flush()
+    if tail:
+        yield TextDelta(tail)
+    yield TextDelta(generation=generation)
 
 
 def resolve_model(model: str) -> str:

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail
+from zephyr_integrations.cli import checks
+from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail, failure
 
 annotate = typer.Typer(
     help="Human preference annotation on Argilla: a local stack, pushing and pulling.",
@@ -37,7 +38,9 @@ def _config(config: Path | None, data_dir: Path | None, **extra: Any) -> Any:
 def up(
     data_dir: DataDir = None,
     config: Config = None,
-    port: Annotated[int | None, typer.Option(help="argilla-server port (default 6900).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="argilla-server port (default 6900).")
+    ] = None,
     elasticsearch_url: Annotated[
         str | None, typer.Option(help="Use this Elasticsearch/OpenSearch instead of noida-db.")
     ] = None,
@@ -69,7 +72,7 @@ def up(
         reused = stack.status().running
         connection = stack.up()
     except StackConfigError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     except (StackError, ServerInstallError, OSError, RuntimeError, PermissionError) as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
     verb = "already running" if reused else "started"
@@ -88,8 +91,10 @@ def status(data_dir: DataDir = None, config: Config = None) -> None:
     try:
         stack = LocalStack(_config(config, data_dir))
         state = stack.status()
-    except (StackError, ValueError) as exc:
+    except StackError as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
+    except ValueError as exc:  # a bad configuration or data folder
+        raise failure(exc) from exc
     if not state.running:
         raise fail(
             f"the local Argilla stack in {stack.data_dir} is not running (zephyr annotate up)",
@@ -111,8 +116,10 @@ def down(data_dir: DataDir = None, config: Config = None) -> None:
     try:
         stack = LocalStack(_config(config, data_dir))
         stopped = stack.down()
-    except (StackError, ValueError) as exc:
+    except StackError as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
+    except ValueError as exc:  # a bad configuration or data folder
+        raise failure(exc) from exc
     if not stopped:
         raise fail(f"the local Argilla stack in {stack.data_dir} is not running", EXIT_UNAVAILABLE)
     err.print("stopped")
@@ -143,12 +150,17 @@ def push(
         str, typer.Option(help="pairwise, ranking, rating or ultrafeedback.")
     ] = "ranking",
     workspace: Annotated[str | None, typer.Option(help="Workspace (default: your first).")] = None,
-    min_submitted: Annotated[int, typer.Option(help="Annotators per record.")] = 1,
+    create_workspace: Annotated[
+        bool, typer.Option(help="Create --workspace if it does not exist (owners only).")
+    ] = False,
+    min_submitted: Annotated[int, typer.Option(min=1, help="Annotators per record.")] = 1,
     seed: Annotated[int, typer.Option(help="Seeds the per-record answer order.")] = 0,
     data_dir: DataDir = None,
     config: Config = None,
 ) -> None:
     """Log candidates (grouped by prompt_id) as records; pushing again adds no duplicates.
+
+    An unknown --workspace is refused (a typo never makes a new one) unless --create-workspace.
 
     Example: zephyr annotate push candidates.jsonl --dataset uf-rank --template ranking
     """
@@ -159,14 +171,27 @@ def push(
     from zephyr_integrations.preferences.argilla.layout import RecordError, group_candidates
     from zephyr_integrations.preferences.argilla.push import DatasetConflictError, push_candidates
 
+    try:
+        checks.argilla_name(dataset, "--dataset")
+        checks.argilla_name(workspace, "--workspace")
+        _template(template, 2, min_submitted, seed)  # the name and options, before any reading
+    except ValueError as exc:
+        raise failure(exc) from exc
     rows = _read_jsonl(candidates)
     try:
         sizes = {len(g.candidates) for g in group_candidates(rows)}
         tpl = _template(template, max(sizes) if sizes else 2, min_submitted, seed)
         client = _client(data_dir, config)
-        result = push_candidates(client, rows, dataset=dataset, template=tpl, workspace=workspace)
+        result = push_candidates(
+            client,
+            rows,
+            dataset=dataset,
+            template=tpl,
+            workspace=workspace,
+            create_workspace=create_workspace,
+        )
     except (RecordError, DatasetConflictError, ValueError, LookupError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     except (ArgillaUnavailableError, ArgillaAuthError) as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
     err.print(
@@ -195,9 +220,15 @@ def pull(
     from zephyr_integrations.preferences.argilla.pull import pull_dataset
 
     try:
+        checks.argilla_name(dataset, "--dataset")
+        checks.argilla_name(workspace, "--workspace")
+        checks.output_file(out, "--out")
+    except ValueError as exc:
+        raise failure(exc) from exc
+    try:
         report = aggregate(pull_dataset(_client(data_dir, config), dataset, workspace))
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     except (ArgillaUnavailableError, ArgillaAuthError) as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
     _write_jsonl(out, report.rows)
@@ -241,14 +272,19 @@ def _read_jsonl(path: Path) -> list[Any]:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as exc:
                         raise fail(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-    except OSError as exc:
-        raise fail(f"{path}: cannot read: {exc.strerror}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        from zephyr_integrations.preferences.checkpoint import unreadable
+
+        raise fail(unreadable(path, exc)) from exc
     return rows
 
 
 def _write_jsonl(path: Path, rows: list[Any]) -> None:
+    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    sweep_stale(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=staging_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for row in rows:

@@ -9,8 +9,9 @@ A model is given as ``KIND:TARGET[,key=value...]``:
   function returning one.
 
 Other keys are sampling parameters (``temperature``, ``top_p``, ``max_tokens``, ``seed``, ...),
-plus ``label`` (the model's name in the rows) and ``n`` (its answers per prompt). Values are
-read as JSON when they parse (``0.7``, ``true``), else as text.
+plus ``label`` (the model's name in the rows), ``n`` (its answers per prompt) and ``api_key``
+(the server's bearer token: kept in a ``SecretStr``, masked in every message). Values are read
+as JSON when they parse (``0.7``, ``true``), else as text.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
-from zephyr_integrations.cli.common import app, err, fail
+from zephyr_integrations.cli import checks
+from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, EXIT_USAGE, app, err, fail, failure
+from zephyr_integrations.cli.errors import describe, validation_line
 
 _BACKEND_KEYS = ("dtype", "device", "revision", "truncate")
+_CONNECTION_KEYS = ("api_key",)  # set on the model, never per call, never shown
 _KINDS = ("tgi", "transformers", "import")
 
 
@@ -56,9 +61,27 @@ def parse_model_spec(
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"--model {spec!r}: n={n!r} must be a positive integer")
     options = {key: params.pop(key) for key in _BACKEND_KEYS if key in params}
-    fields = params if params_on_model else {}
-    chat = _build(kind, target, options, fields, spec)
+    connection = {key: str(params.pop(key)) for key in _CONNECTION_KEYS if key in params}
+    fields = {**(params if params_on_model else {}), **connection}
+    try:
+        chat = _build(kind, target, options, fields, spec)
+        if not params_on_model:
+            _check_call_params(chat, params)
+    except ValidationError as exc:
+        raise ValueError(f"--model {spec!r}: {validation_line(exc)}") from None
+    except (ValueError, TypeError) as exc:
+        if str(exc).startswith("--model"):
+            raise
+        raise ValueError(f"--model {spec!r}: {exc}") from None
     return chat, ({} if params_on_model else params), label, n
+
+
+def _check_call_params(chat: Any, params: dict[str, Any]) -> None:
+    """Sampling parameters given per call are checked now, not on every call of the run."""
+    from zephyr_integrations import ChatZephyr
+
+    if isinstance(chat, ChatZephyr):
+        chat._params(stop=None, **params)  # raises naming the parameter
 
 
 def _value(text: str) -> Any:
@@ -108,9 +131,9 @@ def collect(
         list[str], typer.Option("--model", "-m", help="KIND:TARGET[,key=value...]; repeatable.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Candidates (JSON lines).")],
-    n: Annotated[int, typer.Option("-n", help="Answers per prompt from each model.")] = 1,
-    concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 16,
-    max_retries: Annotated[int, typer.Option(help="Retries of a failed call.")] = 2,
+    n: Annotated[int, typer.Option("-n", min=1, help="Answers per prompt from each model.")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight at once.")] = 16,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a failed call.")] = 2,
     split: Annotated[str | None, typer.Option(help="Split of a saved DatasetDict.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -125,6 +148,7 @@ def collect(
     from zephyr_integrations.preferences.prompts import PromptFileError, read_prompts
 
     try:
+        checks.output_file(output, "--output")
         prompt_set = read_prompts(prompts, split=split)
         generators = []
         for spec in model:
@@ -139,8 +163,12 @@ def collect(
             max_retries=max_retries,
             progress=progress,
         )
-    except (PromptFileError, CollectError, CheckpointError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+    except CollectError as exc:  # a model that cannot be reached is a service problem
+        cause = exc.__cause__
+        unavailable = cause is not None and describe(cause)[1] == EXIT_UNAVAILABLE
+        raise fail(str(exc), EXIT_UNAVAILABLE if unavailable else EXIT_USAGE) from exc
+    except (PromptFileError, CheckpointError, ValueError) as exc:
+        raise failure(exc) from exc
     for duplicate in report.duplicates:
         err.print(f"duplicate prompt: {duplicate.where} repeats {duplicate.first} (collected once)")
     if report.torn_line_dropped:
@@ -153,9 +181,13 @@ def collect(
         highlight=False,
     )
     if report.failures:
-        for failure in report.failures[:10]:
-            err.print(f"failed: {failure}", highlight=False, soft_wrap=True)
-        raise fail(f"{len(report.failures)} calls failed; run the same command again to retry", 1)
+        for failed in report.failures[:10]:
+            err.print(f"failed: {failed}", highlight=False, soft_wrap=True)
+        raise fail(
+            f"{len(report.failures)} calls failed after retries; run the same command again "
+            "to retry them",
+            EXIT_UNAVAILABLE,
+        )
 
 
 @app.command()
@@ -163,8 +195,8 @@ def judge(
     candidates: Annotated[Path, typer.Argument(help="Candidates from zephyr collect (JSONL).")],
     model: Annotated[str, typer.Option("--model", "-m", help="The judge: KIND:TARGET[,k=v].")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Rated candidates (JSONL).")],
-    concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 8,
-    max_retries: Annotated[int, typer.Option(help="Retries of a failed call.")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight at once.")] = 8,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a failed call.")] = 2,
     retry_failed: Annotated[bool, typer.Option(help="Judge earlier failures again.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -177,9 +209,11 @@ def judge(
     from zephyr_integrations.preferences.feedback import JudgeError
     from zephyr_integrations.preferences.feedback import judge as run_judge
 
-    if not candidates.is_file():
-        raise fail(f"{candidates}: no such file")
+    partial = output.with_name(output.name + ".partial")
+    fresh = not output.exists() and not partial.exists()
     try:
+        checks.input_file(candidates)
+        checks.output_file(output, "--output")
         chat, _, label, count = parse_model_spec(model, params_on_model=True)
         if count is not None:
             raise ValueError(f"--model {model!r}: n does not apply to a judge")
@@ -194,7 +228,12 @@ def judge(
             progress=progress,
         )
     except (JudgeError, CheckpointError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
+    if not report.rated and report.failures and all(_unreachable(f.error) for f in report.failures):
+        if fresh:  # a judge that was never reached leaves nothing behind
+            output.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
+        raise fail(f"the judge could not be reached: {report.failures[0]}", EXIT_UNAVAILABLE)
     for duplicate in report.duplicates:
         err.print(f"duplicate candidate: {duplicate} (judged once)", highlight=False)
     err.print(
@@ -203,7 +242,14 @@ def judge(
         f"-> {report.output} ({report.seconds:.1f} s)",
         highlight=False,
     )
-    for failure in report.failures[:10]:
-        err.print(f"failed: {failure}", highlight=False, soft_wrap=True)
+    for failed in report.failures[:10]:
+        err.print(f"failed: {failed}", highlight=False, soft_wrap=True)
     if report.failures and not report.rated:
-        raise fail("no candidate could be rated; fix the judge and rerun with --retry-failed", 1)
+        raise fail("no candidate could be rated; fix the judge and rerun with --retry-failed")
+
+
+def _unreachable(error: str) -> bool:
+    """Whether a recorded failure says the model's server was not there."""
+    from zephyr_integrations.cli.errors import UNAVAILABLE_TYPES
+
+    return any(f"{name}:" in error for name in UNAVAILABLE_TYPES) or "Connection refused" in error

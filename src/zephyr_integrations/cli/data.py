@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail
+from zephyr_integrations.cli import checks
+from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail, failure
 
 if TYPE_CHECKING:
     from zephyr_integrations.preferences.binarize import BinarizeResult
@@ -27,24 +28,40 @@ Strategy = Annotated[
 MinMargin = Annotated[float, typer.Option(help="Smallest score_chosen - score_rejected kept.")]
 Ties = Annotated[str, typer.Option(help="keep or drop pairs of equal scores.")]
 Seed = Annotated[int, typer.Option(help="Seed of the per-prompt draws and of the split.")]
-MinScore = Annotated[float, typer.Option(help="Lowest valid score (lower: record dropped).")]
-MaxScore = Annotated[float, typer.Option(help="Highest valid score (higher: record dropped).")]
+MinScore = Annotated[
+    float | None,
+    typer.Option(help="Lowest valid score for every record (default: each record's own scale)."),
+]
+MaxScore = Annotated[
+    float | None,
+    typer.Option(help="Highest valid score for every record (default: each record's own scale)."),
+]
 Overwrite = Annotated[bool, typer.Option(help="Replace an existing output.")]
 
 
 def _binarize(
-    source: Path, strategy: str, min_margin: float, ties: str, seed: int, low: float, high: float
+    source: Path,
+    strategy: str,
+    min_margin: float,
+    ties: str,
+    seed: int,
+    low: float | None,
+    high: float | None,
 ) -> BinarizeResult:
-    from zephyr_integrations.plugins import UnknownNameError
+    from zephyr_integrations.plugins import UnknownNameError, get_binarizer
     from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
     from zephyr_integrations.preferences.reading import InputError, read_preferences
 
+    if (low is None) != (high is None):
+        raise fail("--min-score and --max-score go together (without both: each record's scale)")
+    score_range = None if low is None or high is None else (low, high)
     try:
-        options = BinarizeOptions(strategy, min_margin, ties, seed, (low, high))  # type: ignore[arg-type]
+        options = BinarizeOptions(strategy, min_margin, ties, seed, score_range)  # type: ignore[arg-type]
+        get_binarizer(strategy)
         rows = read_preferences(source)
         result = binarize(rows, options)
     except (InputError, UnknownNameError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items()))
     err.print(
         f"{result.records} records -> {result.pairs.num_rows} pairs"
@@ -64,8 +81,8 @@ def binarize_command(
     min_margin: MinMargin = 0.0,
     ties: Ties = "keep",
     seed: Seed = 42,
-    min_score: MinScore = 1.0,
-    max_score: MaxScore = 10.0,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Turn scored answers into chosen/rejected pairs (ultrafeedback_binarized columns).
@@ -76,11 +93,18 @@ def binarize_command(
 
     from zephyr_integrations.preferences.schema import pairs_only
 
-    if output.exists() and not overwrite:
-        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    try:
+        checks.output_file(output, "--output", overwrite=overwrite)
+    except ValueError as exc:
+        raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    sweep_stale(output)
+    fd, staging = tempfile.mkstemp(
+        prefix=staging_prefix(output), suffix=".partial", dir=output.parent
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             for row in pairs_only(result.pairs).to_pylist():
@@ -96,7 +120,9 @@ def binarize_command(
 def export_command(
     source: Input,
     output: Annotated[Path, typer.Option("--output", "-o", help="The folder to write.")],
-    format: Annotated[str, typer.Option(help="hub, parquet, jsonl, disk, or a plugin's.")] = "hub",
+    format: Annotated[
+        str, typer.Option(help="hub, trl (TRL's explicit prompt), parquet, jsonl, disk, plugins'.")
+    ] = "hub",
     test_size: Annotated[
         float, typer.Option(help="Share of prompts in test_* (by prompt_id hash).")
     ] = 2000 / 63135,
@@ -111,44 +137,92 @@ def export_command(
     min_margin: MinMargin = 0.0,
     ties: Ties = "keep",
     seed: Seed = 42,
-    min_score: MinScore = 1.0,
-    max_score: MaxScore = 10.0,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Binarize, split by prompt_id, and write a dataset TRL and the alignment handbook read.
 
     Example: zephyr export rated.jsonl -o ./my-prefs --sft --gen --push-to-hub me/my-prefs
     """
-    from zephyr_integrations.plugins import UnknownNameError
+    from zephyr_integrations.plugins import UnknownNameError, get_exporter
     from zephyr_integrations.preferences.dataset_card import Provenance
     from zephyr_integrations.preferences.export import ExportError, export
     from zephyr_integrations.preferences.splits import make_splits
 
-    if push_to_hub and format != "hub":
-        raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub")
-    if output.exists() and not overwrite:
-        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    if push_to_hub and format not in ("hub", "trl"):
+        raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub/trl")
+    try:
+        get_exporter(format)
+        if not 0 <= test_size < 1:
+            raise ValueError(f"--test-size {test_size}: must be a fraction in [0, 1)")
+        checks.output_folder(output, "--output", overwrite=overwrite)
+        if push_to_hub:
+            _check_hub_reachable(push_to_hub)
+    except (UnknownNameError, ValueError) as exc:
+        raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
+    existed = output.exists()
     try:
         splits = make_splits(result.pairs, test_size=test_size, seed=seed, sft=sft, gen=gen)
         about = Provenance.from_result(result, test_size=test_size, license=license)
         export(splits, output, format=format, about=about, overwrite=overwrite)
     except (ExportError, UnknownNameError, ValueError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     counts = ", ".join(f"{name} {t.num_rows}" for name, t in splits.items())
+    url = _push(output, push_to_hub, private, fresh=not existed) if push_to_hub else None
     err.print(f"wrote {output} ({format}: {counts})", highlight=False)
-    if push_to_hub:
-        _push(output, push_to_hub, private)
+    if url:
+        err.print(f"uploaded {output} to {url}", highlight=False)
 
 
-def _push(folder: Path, repo_id: str, private: bool) -> None:
-    from zephyr_integrations.preferences.hub import HubPushError, push_to_hub
+def _check_hub_reachable(repo_id: str) -> None:
+    """Before anything is written: a repo id, a token, and not offline (else exit 2 or 3)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils._validators import validate_repo_id
+
+    from zephyr_integrations.preferences.hub import hub_token
 
     try:
-        url = push_to_hub(folder, repo_id, private=private)
-    except HubPushError as exc:
-        raise fail(str(exc), EXIT_UNAVAILABLE) from None
-    err.print(f"uploaded {folder} to {url}", highlight=False)
+        validate_repo_id(repo_id)
+    except ValueError as exc:
+        raise ValueError(f"--push-to-hub {repo_id!r}: {str(exc).splitlines()[0]}") from None
+    flag = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+    if constants.HF_HUB_OFFLINE or flag:
+        raise fail(
+            "--push-to-hub: the Hugging Face Hub is off (HF_HUB_OFFLINE is set); unset it to "
+            "upload, or export without --push-to-hub",
+            EXIT_UNAVAILABLE,
+        )
+    if hub_token() is None:
+        raise ValueError(
+            "--push-to-hub: no Hugging Face token: set HF_TOKEN or run `hf auth login`"
+        )
+
+
+def _push(folder: Path, repo_id: str, private: bool, *, fresh: bool) -> str:
+    """Upload the exported folder; if that fails, a folder this run made is removed (a failed
+    run leaves nothing), and the error is one line with exit 3."""
+    import shutil
+
+    from zephyr_integrations.cli.errors import describe
+    from zephyr_integrations.preferences.hub import push_to_hub
+
+    try:
+        return push_to_hub(folder, repo_id, private=private)
+    except Exception as exc:  # HubPushError, or the network failing under huggingface_hub
+        message, _ = describe(exc)
+        if fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise fail(
+                f"{message}; nothing was kept: run the same command again when the Hub is "
+                "reachable",
+                EXIT_UNAVAILABLE,
+            ) from None
+        raise fail(
+            f"{message}; the export in {folder} is complete, only the upload failed",
+            EXIT_UNAVAILABLE,
+        ) from None
 
 
 @app.command("report")
@@ -159,8 +233,8 @@ def report_command(
     min_margin: MinMargin = 0.0,
     ties: Ties = "keep",
     seed: Seed = 42,
-    min_score: MinScore = 1.0,
-    max_score: MaxScore = 10.0,
+    min_score: MinScore = None,
+    max_score: MaxScore = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Plots and a summary of the pairs: scores, margins, length bias, win rates, agreement.
@@ -169,12 +243,14 @@ def report_command(
     """
     from zephyr_integrations.preferences.report import write_report
 
-    if output.exists() and not overwrite:
-        raise fail(f"{output} already exists (pass --overwrite to replace it)")
+    try:
+        checks.output_folder(output, "--output", overwrite=overwrite)
+    except ValueError as exc:
+        raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
     try:
         write_report(result, output, overwrite=overwrite)
     except (OSError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     summary: Any = (output / "summary.md").read_text(encoding="utf-8").splitlines()[2]
     err.print(f"wrote {output}: {summary}", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from zephyr_integrations.cli.common import app, err, fail
+from zephyr_integrations.cli.common import app, err, fail, failure
 
 
 @app.command()
@@ -20,10 +20,13 @@ def serve(
     ] = None,
     backend: Annotated[str, typer.Option(help="Backend that generates.")] = "transformers",
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8080,
     dtype: Annotated[str, typer.Option(help="Weights dtype (transformers).")] = "auto",
     max_input_tokens: Annotated[int, typer.Option(help="Longest prompt accepted.")] = 4095,
     max_total_tokens: Annotated[int, typer.Option(help="Prompt plus answer budget.")] = 4096,
+    payload_limit: Annotated[
+        int, typer.Option(min=1, help="Largest request body in bytes (413 above it, as TGI).")
+    ] = 2_000_000,
 ) -> None:
     """Serve a model over TGI's HTTP protocol (for tests and CPU development).
 
@@ -34,6 +37,11 @@ def serve(
     from zephyr_integrations.plugins import get_backend_factory
     from zephyr_integrations.testing.tgi_server import TGIServer
 
+    if not 0 < max_input_tokens < max_total_tokens:
+        raise fail(
+            f"--max-input-tokens {max_input_tokens} must be at least 1 and below "
+            f"--max-total-tokens {max_total_tokens}"
+        )
     try:
         factory = get_backend_factory(backend)
         name = model or default_model()
@@ -46,12 +54,13 @@ def serve(
             port=port,
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
+            payload_limit=payload_limit,
         )
         server.start()
-    except OSError as exc:
-        raise fail(f"cannot serve on {host}:{port}: {exc}") from exc
+    except OSError as exc:  # a port in use is exit 3, a bad address exit 2
+        raise failure(exc, f"cannot serve on {host}:{port}: ") from exc
     except ValueError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     err.print(f"serving [bold]{name}[/bold] over the TGI protocol at [bold]{server.url}[/bold]")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -97,5 +106,5 @@ def chat(
             sys.stdout.write(str(chunk.content))
             sys.stdout.flush()
     except (ValueError, OSError, TimeoutError) as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     sys.stdout.write("\n")

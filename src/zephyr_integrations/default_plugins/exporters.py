@@ -1,4 +1,4 @@
-"""Registers the built-in export formats: ``hub``, ``parquet``, ``jsonl``, ``disk``.
+"""Registers the built-in export formats: ``hub``, ``trl``, ``parquet``, ``jsonl``, ``disk``.
 
 pyarrow and datasets are imported only when an export runs, so loading plugins stays cheap.
 """
@@ -22,6 +22,13 @@ def hub(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None
     from zephyr_integrations.preferences.export import write_hub_folder
 
     write_hub_folder(splits, folder, about)
+
+
+def trl(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None:
+    """A Hub folder in TRL's explicit-prompt layout: DPOTrainer reads it with every column."""
+    from zephyr_integrations.preferences.export import write_trl_folder
+
+    write_trl_folder(splits, folder, about)
 
 
 def parquet(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None:
@@ -48,6 +55,7 @@ def disk(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> Non
 @hookimpl
 def register_exporters(register: RegisterExporter) -> None:
     register("hub", hub)
+    register("trl", trl)
     register("parquet", parquet)
     register("jsonl", jsonl)
     register("disk", disk)

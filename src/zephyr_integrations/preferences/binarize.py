@@ -1,7 +1,10 @@
 """PreferenceRow -> (chosen, rejected) pairs: one Arrow table in ultrafeedback_binarized's schema.
 
 Each record is checked first; a record that cannot give a pair is counted under one reason of
-`DROP_REASONS` (with the first few record labels as examples) and never becomes a pair. Answers
+`DROP_REASONS` (with the first few record labels as examples) and never becomes a pair. Scores
+are checked against the record's own `scale` (a ranking's Borda points, a pairwise vote, an
+aspect mean), unless the options name one range for all; a record without a scale is taken to be
+on UltraFeedback's 1-10. Answers
 without a score are skipped (and counted) as `Completion` says. Rows are built column by column
 (plain lists, then Arrow arrays): 64k prompts take well under a second, no `datasets.map`.
 """
@@ -21,26 +24,31 @@ from zephyr_integrations.hookspecs import Binarizer
 from zephyr_integrations.preferences.schema import CONVERSATION, META_SCHEMA, PAIR_SCHEMA, TURN
 from zephyr_integrations.preferences.strategies import Answers, PairPolicy, TiePolicy
 
-#: UltraFeedback's overall_score scale (1-10); it holds the 1-5 aspect means as well.
+#: The scale of a record that names none: UltraFeedback's overall_score (1-10).
 DEFAULT_SCORE_RANGE = (1.0, 10.0)
+DEFAULT_SCALE_MEANING = "unnamed scores, taken to be on UltraFeedback's overall_score scale"
 MAX_EXAMPLES = 5
 
 
 @dataclass(frozen=True, slots=True)
 class BinarizeOptions:
-    """How pairs are made: the strategy's name, the pair policy, the seed, the valid scores."""
+    """How pairs are made: the strategy's name, the pair policy, the seed, and the valid scores
+    (``score_range``: one range for every record; None, the default: each record's own scale)."""
 
     strategy: str = "zephyr"
     min_margin: float = 0.0
     ties: TiePolicy = "keep"
     seed: int = 42
-    score_range: tuple[float, float] = DEFAULT_SCORE_RANGE
+    score_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         PairPolicy(self.min_margin, self.ties)  # validates both
-        low, high = self.score_range
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"score_range must be two finite numbers, low < high: {low}, {high}")
+        if self.score_range is not None:
+            low, high = self.score_range
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(
+                    f"score_range must be two finite numbers, low < high: {low}, {high}"
+                )
 
 
 @dataclass
@@ -53,6 +61,8 @@ class BinarizeResult:
     dropped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     unscored_answers: int = 0
+    #: The scales of the records that gave pairs: meaning -> (low, high), in first-seen order.
+    scales: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def prompts(self) -> int:
@@ -68,6 +78,10 @@ class BinarizeResult:
             "dropped": dict(sorted(self.dropped.items())),
             "dropped_examples": self.examples,
             "unscored_answers_skipped": self.unscored_answers,
+            "scales": [
+                {"meaning": meaning, "low": low, "high": high}
+                for meaning, (low, high) in self.scales.items()
+            ],
         }
 
 
@@ -164,6 +178,8 @@ def malformed_field(record: Any) -> str:
         isinstance(agreement, bool) or not isinstance(agreement, int | float)
     ):
         return "field 'agreement' must be a number or null"
+    if "scale" in record and _scale(record["scale"]) is None:
+        return "field 'scale' must be {low, high, meaning} with finite numbers, low < high"
     completions = record.get("completions")
     if not isinstance(completions, list):
         return "field 'completions' must be a list"
@@ -176,6 +192,20 @@ def malformed_field(record: Any) -> str:
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
             return f"field 'completions[{k}].score' must be a number or null"
     return ""
+
+
+def _scale(value: Any) -> tuple[float, float, str] | None:
+    """(low, high, meaning) of a record's `scale`, or None if it is not a valid one."""
+    if not isinstance(value, Mapping):
+        return None
+    given: Any = (value.get("low"), value.get("high"))
+    meaning = value.get("meaning", "")
+    if not (all(_is_number(x) for x in given) and isinstance(meaning, str)):
+        return None
+    low, high = float(given[0]), float(given[1])
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        return None
+    return low, high, meaning
 
 
 def _is_number(x: Any) -> bool:
@@ -253,8 +283,8 @@ def binarize(
 
         strategy = get_binarizer(options.strategy)
     policy = PairPolicy(options.min_margin, options.ties)
-    low, high = options.score_range
     columns = _Columns()
+    scales: dict[str, tuple[float, float]] = {}
     dropped: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     unscored = 0
@@ -269,6 +299,7 @@ def binarize(
     for index, record in enumerate(rows):
         records += 1
         try:
+            low, high, meaning = _range(record, options)
             parsed = _parse(record, low, high)
         except (KeyError, TypeError, AttributeError, ValueError):
             problem = malformed_field(record) or "not a PreferenceRow"
@@ -298,6 +329,8 @@ def binarize(
             added += 1
         if not added:
             drop("chosen_equals_rejected", _label(index, record))
+        else:
+            scales.setdefault(meaning, (low, high))
     return BinarizeResult(
         pairs=columns.table(),
         records=records,
@@ -305,4 +338,18 @@ def binarize(
         dropped=dropped,
         examples=examples,
         unscored_answers=unscored,
+        scales=scales,
     )
+
+
+def _range(record: Mapping[str, Any], options: BinarizeOptions) -> tuple[float, float, str]:
+    """The valid scores of ``record`` and what they mean; raises ValueError on a bad scale."""
+    if options.score_range is not None:
+        low, high = options.score_range
+        return low, high, f"scores on the range given to binarize, [{low:g}, {high:g}]"
+    if "scale" not in record:
+        return (*DEFAULT_SCORE_RANGE, DEFAULT_SCALE_MEANING)
+    scale = _scale(record["scale"])
+    if scale is None:
+        raise ValueError
+    return scale

@@ -21,6 +21,8 @@ from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+
 Row = dict[str, Any]
 
 
@@ -148,7 +150,10 @@ class CheckpointLog:
 
 def write_jsonl(path: Path, rows: Iterable[Row]) -> None:
     """Write ``rows`` as JSON lines to ``path`` atomically (temporary file, fsync, rename)."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    sweep_stale(path)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=staging_prefix(path), suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             for row in rows:
@@ -178,5 +183,17 @@ def read_jsonl(path: Path) -> list[tuple[int, Row]]:
                     raise CheckpointError(f"{path}:{number}: expected a JSON object")
                 rows.append((number, row))
     except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot be read: {exc}") from exc
+        raise CheckpointError(unreadable(path, exc)) from exc
     return rows
+
+
+def unreadable(path: Path, exc: OSError | UnicodeDecodeError) -> str:
+    """One line saying why ``path`` cannot be read as text."""
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        return f"{path}: not UTF-8 text (a 0x{byte} byte); save the file as UTF-8"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a folder, not a file"
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    return f"{path}: cannot be read ({exc.strerror or exc})"

@@ -124,6 +124,8 @@ async def acollect(
     started = time.perf_counter()
     items = list(prompts.prompts if isinstance(prompts, PromptSet) else prompts)
     _check(items, generators, n, concurrency)
+    if max_retries < 0:
+        raise CollectError(f"max_retries={max_retries} must be 0 or more")
     report = CollectReport(output=Path(output))
     if isinstance(prompts, PromptSet):
         report.duplicates = list(prompts.duplicates)

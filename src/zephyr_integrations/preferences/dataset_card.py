@@ -14,12 +14,22 @@ import yaml
 from zephyr_integrations.preferences.binarize import BinarizeResult
 
 
-def features() -> list[dict[str, Any]]:
-    """The columns as the card's ``dataset_info.features`` (fresh objects: YAML must not alias)."""
+def features(layout: str = "ultrafeedback_binarized") -> list[dict[str, Any]]:
+    """The columns as the card's ``dataset_info.features`` (fresh objects: YAML must not alias);
+    ``layout`` "trl" is TRL's explicit-prompt layout (`TRL_SCHEMA`)."""
 
     def turns() -> list[dict[str, str]]:
         return [{"name": "content", "dtype": "string"}, {"name": "role", "dtype": "string"}]
 
+    if layout == "trl":
+        return [
+            {"name": "prompt", "list": turns()},
+            {"name": "chosen", "list": turns()},
+            {"name": "rejected", "list": turns()},
+            {"name": "prompt_id", "dtype": "string"},
+            {"name": "score_chosen", "dtype": "float64"},
+            {"name": "score_rejected", "dtype": "float64"},
+        ]
     return [
         {"name": "prompt", "dtype": "string"},
         {"name": "prompt_id", "dtype": "string"},
@@ -39,7 +49,9 @@ class Provenance:
     min_margin: float = 0.0
     ties: str = "keep"
     seed: int = 42
-    score_range: tuple[float, float] = (1.0, 10.0)
+    score_range: tuple[float, float] | None = None  # one range for all records, if given
+    #: What the binarized scores mean: one {meaning, low, high} per scale the pairs came from.
+    scales: tuple[dict[str, Any], ...] = ()
     test_size: float = 0.0
     records: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -58,6 +70,7 @@ class Provenance:
             ties=o.ties,
             seed=o.seed,
             score_range=o.score_range,
+            scales=tuple(result.summary()["scales"]),
             test_size=test_size,
             records=result.records,
             dropped=dict(sorted(result.dropped.items())),
@@ -70,13 +83,15 @@ class Provenance:
         return asdict(self)
 
 
-def card_metadata(splits: Mapping[str, pa.Table], about: Provenance) -> dict[str, Any]:
+def card_metadata(
+    splits: Mapping[str, pa.Table], about: Provenance, layout: str = "ultrafeedback_binarized"
+) -> dict[str, Any]:
     """The YAML header: what `datasets.load_dataset(folder)` and the Hub read."""
     return {
         "license": about.license,
         "pretty_name": about.pretty_name,
         "task_categories": ["text-generation"],
-        "tags": ["dpo", "preference", "ultrafeedback_binarized-format", "zephyr-integrations"],
+        "tags": ["dpo", "preference", f"{layout}-format", "zephyr-integrations"],
         "size_categories": [_size_category(sum(t.num_rows for t in splits.values()))],
         "configs": [
             {
@@ -87,7 +102,7 @@ def card_metadata(splits: Mapping[str, pa.Table], about: Provenance) -> dict[str
             }
         ],
         "dataset_info": {
-            "features": features(),
+            "features": features(layout),
             "splits": [
                 {"name": name, "num_bytes": t.nbytes, "num_examples": t.num_rows}
                 for name, t in splits.items()
@@ -112,11 +127,40 @@ _RULES = {
 }
 
 
+_LAYOUTS = {
+    "ultrafeedback_binarized": """\
+Preference pairs for DPO in the schema of HuggingFaceH4/ultrafeedback_binarized: `prompt`,
+`prompt_id` (SHA-256 of the prompt), `chosen`, `rejected` and `messages` (lists of
+`{role, content}`; `messages` is the chosen conversation, or the prompt alone in `*_gen`),
+`score_chosen`, `score_rejected` (float64).""",
+    "trl": """\
+Preference pairs for DPO in TRL's explicit-prompt conversational layout: `prompt` (the
+conversation up to the answer, a list of `{role, content}`), `chosen` and `rejected` (the
+assistant's answer alone, one turn each), `prompt_id` (SHA-256 of the last user turn),
+`score_chosen`, `score_rejected` (float64).""",
+}
+
+_USES = {
+    "ultrafeedback_binarized": """\
+# TRL's DPOTrainer: conversational rows with an implicit prompt (since TRL 0.29 a `prompt`
+# column stops the trainer from extracting the shared prompt, so leave it out).
+train = pairs.select_columns(["chosen", "rejected"])""",
+    "trl": """\
+# TRL's DPOTrainer reads these rows as they are, every column left in.
+train = pairs""",
+}
+
+
 def render_card(
-    splits: Mapping[str, pa.Table], about: Provenance, *, empty: Sequence[str] = ()
+    splits: Mapping[str, pa.Table],
+    about: Provenance,
+    *,
+    empty: Sequence[str] = (),
+    layout: str = "ultrafeedback_binarized",
 ) -> str:
     """The whole README.md (``empty``: splits left out because they hold no rows)."""
-    header = yaml.safe_dump(card_metadata(splits, about), sort_keys=False, allow_unicode=True)
+    metadata = card_metadata(splits, about, layout)
+    header = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
     rule = _RULES.get(about.strategy, f"the `{about.strategy}` strategy (a plugin)")
     counts = "\n".join(f"| `{name}` | {t.num_rows:,} |" for name, t in splits.items())
     counts += "".join(f"\n| `{name}` | 0 (left out) |" for name in empty)
@@ -125,25 +169,37 @@ def render_card(
         or "| (none) | 0 |"
     )
     sources = ", ".join(f"{n:,} from {s} feedback" for s, n in about.sources.items()) or "none"
-    low, high = about.score_range
+    if about.score_range is not None:
+        low, high = about.score_range
+        valid = f"scores outside [{low:g}, {high:g}] make a record invalid"
+    else:
+        valid = "a score outside its record's own scale makes the record invalid"
+    scored = (
+        "\n".join(
+            f"- {scale['meaning']} (from {scale['low']:g} to {scale['high']:g})"
+            for scale in about.scales
+        )
+        or "- (no pairs)"
+    )
     ties = "kept" if about.ties == "keep" else "dropped"
     return f"""---
 {header}---
 
 # {about.pretty_name}
 
-Preference pairs for DPO in the schema of HuggingFaceH4/ultrafeedback_binarized: `prompt`,
-`prompt_id` (SHA-256 of the prompt), `chosen`, `rejected` and `messages` (lists of
-`{{role, content}}`; `messages` is the chosen conversation, or the prompt alone in `*_gen`),
-`score_chosen`, `score_rejected` (float64).
+{_LAYOUTS[layout]}
 
 ## How it was made
 
 Made with zephyr-integrations (`zephyr export`) from {about.records:,} prompts with scored
 answers. Pairs: {rule}. Minimum score margin {about.min_margin:g}; equal scores {ties};
-scores outside [{low:g}, {high:g}] make a record invalid; seed {about.seed}. Pairs by source:
+{valid}; seed {about.seed}. Pairs by source:
 {sources}. Answers without a score were skipped ({about.unscored_answers:,}); identical chosen
 and rejected answers are never a pair.
+
+The scores compared (`score_chosen`, `score_rejected`) are:
+
+{scored}
 
 A prompt's split is fixed by a hash of its `prompt_id` (test share {about.test_size:.4f}), so a
 prompt is never in two splits and a re-run gives the same split.
@@ -164,8 +220,7 @@ Records that gave no pair, by reason:
 from datasets import load_dataset
 
 pairs = load_dataset("path/or/repo", split="train_prefs")
-# TRL's DPOTrainer: conversational rows with an implicit prompt.
-train = pairs.select_columns(["chosen", "rejected"])
+{_USES[layout]}
 ```
 
 License: {about.license}.

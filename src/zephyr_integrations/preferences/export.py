@@ -1,9 +1,9 @@
 """Writing splits of pairs to a folder, all or nothing.
 
-`export` looks the format up among the registered exporters (``hub``, ``parquet``, ``jsonl``,
-``disk`` built in), lets it write into a fresh temporary folder beside the target, and renames
-that folder into place only when it is complete: a failure leaves no half-written export, and an
-existing export is replaced only with ``overwrite=True``.
+`export` looks the format up among the registered exporters (``hub``, ``trl``, ``parquet``,
+``jsonl``, ``disk`` built in), lets it write into a fresh temporary folder beside the target, and
+renames that folder into place only when it is complete: a failure leaves no half-written
+export, and an existing export is replaced only with ``overwrite=True``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zephyr_integrations.preferences.dataset_card import Provenance, render_card
-from zephyr_integrations.preferences.schema import PAIR_SCHEMA
+from zephyr_integrations.preferences.schema import (
+    PAIR_SCHEMA,
+    PREFERENCE_SPLITS,
+    explicit_prompt,
+)
+from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
 
 #: Rows per Parquet shard in a Hub folder (ultrafeedback_binarized's train_prefs fits in one).
 SHARD_ROWS = 100_000
@@ -39,14 +44,15 @@ def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Pa
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists (pass overwrite / --overwrite to replace)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target)  # what killed runs left
     staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".partial", dir=target.parent)
     )
     try:
         yield staging
         if target.exists():
             old = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+                tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".old", dir=target.parent)
             )
             os.replace(target, old / "previous")
             os.replace(staging, target)
@@ -134,6 +140,7 @@ def write_hub_folder(
     about: Provenance,
     *,
     shard_rows: int = SHARD_ROWS,
+    layout: str = "ultrafeedback_binarized",
 ) -> None:
     """Parquet shards under data/ and the README.md dataset card: a Hub dataset repository.
 
@@ -147,4 +154,16 @@ def write_hub_folder(
         for k, path in enumerate(shard_names(name, table.num_rows, shard_rows)):
             pq.write_table(table.slice(k * shard_rows, shard_rows), folder / path)
     empty = [name for name in splits if name not in present]
-    (folder / "README.md").write_text(render_card(present, about, empty=empty), encoding="utf-8")
+    card = render_card(present, about, empty=empty, layout=layout)
+    (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def write_trl_folder(splits: Mapping[str, pa.Table], folder: Path, about: Provenance) -> None:
+    """A Hub dataset repository of the preference splits in TRL's explicit-prompt layout
+    (`TRL_SCHEMA`), which DPOTrainer trains on with every column left in. The sft and gen
+    splits have no pairs to give it, so they are left out."""
+    prefs = {name: table for name, table in splits.items() if name in PREFERENCE_SPLITS}
+    if not prefs:
+        raise ExportError(f"the trl format holds {' and '.join(PREFERENCE_SPLITS)}; none given")
+    converted = {name: explicit_prompt(table) for name, table in prefs.items()}
+    write_hub_folder(converted, folder, about, layout="trl")

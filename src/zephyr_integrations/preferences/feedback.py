@@ -30,7 +30,11 @@ from zephyr_integrations.preferences.collect import Failure, model_name
 from zephyr_integrations.preferences.fanout import progress_bar, run_all, with_retries
 from zephyr_integrations.preferences.records import CandidateRow, mean_rating
 from zephyr_integrations.preferences.rows import Candidate, CandidateFileError, read_candidates
-from zephyr_integrations.preferences.rubric import UltraFeedbackRatings, judge_messages
+from zephyr_integrations.preferences.rubric import (
+    JUDGE_MAX_TOKENS,
+    UltraFeedbackRatings,
+    judge_messages,
+)
 
 #: Flags that make a candidate not worth judging (recorded as not judged, with the reason).
 SKIPPED_FLAGS = ("empty_response",)
@@ -85,6 +89,8 @@ async def ajudge(
     earlier run finished are skipped; with ``retry_failed`` its failures are judged again.
     """
     started = time.perf_counter()
+    if max_retries < 0:
+        raise JudgeError(f"max_retries={max_retries} must be 0 or more")
     rows, duplicates = _load(candidates)
     report = JudgeReport(output=Path(output), judge=label, duplicates=duplicates)
     if not rows:
@@ -163,12 +169,24 @@ async def ajudge(
 def _structured(model: BaseChatModel) -> Runnable[Any, Any]:
     if not isinstance(model, BaseChatModel):
         raise JudgeError(f"the judge {type(model).__name__} is not a LangChain BaseChatModel")
+    model = with_judge_budget(model)
     try:
         return model.with_structured_output(UltraFeedbackRatings, include_raw=True)
     except NotImplementedError as exc:
         raise JudgeError(
             f"the judge {type(model).__name__} does not support with_structured_output"
         ) from exc
+
+
+def with_judge_budget(model: BaseChatModel) -> BaseChatModel:
+    """A ChatZephyr judge with no token budget of its own gets the one the rating schema needs
+    (:data:`~zephyr_integrations.preferences.rubric.JUDGE_MAX_TOKENS`); any other model, or one
+    with a budget, is used as given."""
+    from zephyr_integrations.chat_model import ChatZephyr
+
+    if isinstance(model, ChatZephyr) and model.max_tokens is None:
+        return model.model_copy(update={"max_tokens": JUDGE_MAX_TOKENS})
+    return model
 
 
 def _parse(reply: Any) -> tuple[UltraFeedbackRatings | None, AIMessage | None, str]:

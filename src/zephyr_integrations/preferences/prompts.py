@@ -6,19 +6,23 @@ ultrafeedback_binarized). With ``messages``, the conversation is cut after its l
 turn's text. Every row is checked before anything is generated: a row without a prompt, with a
 prompt of the wrong type, or a file that cannot be read raises :class:`PromptFileError` naming the
 file and line (or row). Prompts are identified as ultrafeedback_binarized does (``prompt_id`` =
-SHA-256 of the prompt); a repeated prompt is reported and kept once.
+SHA-256 of the prompt; a longer conversation by all of its turns, see :func:`conversation_id`); a
+repeated conversation is reported and kept once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from zephyr_integrations.limits import max_line_bytes, max_prompt_chars
+from zephyr_integrations.preferences.checkpoint import unreadable
 from zephyr_integrations.preferences.records import ChatTurn, prompt_id
 
 #: How many problems one error message lists before summarising the rest.
@@ -95,6 +99,23 @@ def read_prompts(path: str | Path, *, split: str | None = None) -> PromptSet:
     return PromptSet(source, prompts, duplicates)
 
 
+def conversation_id(turns: list[ChatTurn]) -> str:
+    """The ``prompt_id`` of a conversation, which tells any two different conversations apart.
+
+    A single user turn gets ultrafeedback_binarized's id (SHA-256 of the prompt); a longer
+    conversation (a system turn, earlier turns) the SHA-256 of all its turns, so conversations
+    that share their last question but differ anywhere else are two prompts, not a duplicate.
+    """
+    if len(turns) == 1 and turns[0]["role"] == "user":
+        return prompt_id(turns[0]["content"])
+    canonical = json.dumps(
+        [[turn["role"], turn["content"]] for turn in turns],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def parse_row(row: object, where: str) -> Prompt:
     """One row -> a :class:`Prompt`; ``ValueError`` naming ``where`` and the field if unusable."""
     if not isinstance(row, Mapping):
@@ -102,16 +123,27 @@ def parse_row(row: object, where: str) -> Prompt:
     messages = row.get("messages")
     if messages is not None:
         turns = _conversation(messages, where)
-        return Prompt(prompt_id(turns[-1]["content"]), turns[-1]["content"], turns, where)
+        _check_size(sum(len(turn["content"]) for turn in turns), where)
+        return Prompt(conversation_id(turns), turns[-1]["content"], turns, where)
     if "prompt" not in row:
         columns = ", ".join(sorted(str(key) for key in row)) or "none"
         raise ValueError(f"{where}: no 'prompt' or 'messages' field (fields: {columns})")
     text = row["prompt"]
     if not isinstance(text, str):
         raise ValueError(f"{where}: 'prompt' must be a string, got {_kind(text)}")
+    _check_size(len(text), where)
     if not text.strip():
         raise ValueError(f"{where}: 'prompt' is empty")
     return Prompt(prompt_id(text), text, [ChatTurn(role="user", content=text)], where)
+
+
+def _check_size(chars: int, where: str) -> None:
+    limit = max_prompt_chars()
+    if chars > limit:
+        raise ValueError(
+            f"{where}: the prompt is {chars:,} characters, over the limit of {limit:,} "
+            "(ZEPHYR_MAX_PROMPT_CHARS)"
+        )
 
 
 def _conversation(messages: object, where: str) -> list[ChatTurn]:
@@ -160,7 +192,7 @@ def _rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
         try:
             yield from readers[suffix](source)
         except (OSError, UnicodeDecodeError) as exc:
-            raise PromptFileError([f"{source}: cannot be read: {exc}"]) from exc
+            raise PromptFileError([unreadable(source, exc)]) from exc
     else:
         raise PromptFileError(
             [
@@ -171,15 +203,37 @@ def _rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
 
 
 def _jsonl_rows(source: Path) -> Iterator[tuple[str, object]]:
-    with source.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    limit = max_line_bytes()
+    with source.open("rb") as lines:
+        for number, line in enumerate(_bounded_lines(lines, limit), start=1):
+            where = f"{source}:{number}"
+            if line is None:
+                yield (
+                    where,
+                    _Unreadable(
+                        f"{where}: the line is over {limit:,} bytes (ZEPHYR_MAX_LINE_BYTES); "
+                        "no prompt is that long"
+                    ),
+                )
+                continue
             if not line.strip():
                 continue
-            where = f"{source}:{number}"
             try:
-                yield where, json.loads(line)
+                yield where, json.loads(line.decode("utf-8"))
             except json.JSONDecodeError as exc:
                 yield where, _Unreadable(f"{where}: not valid JSON ({exc.msg})")
+
+
+def _bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The file's lines, never holding more than ``limit`` bytes of one: a longer line is
+    skipped in chunks and given as None."""
+    while line := handle.readline(limit + 1):
+        if line.endswith(b"\n") or len(line) <= limit:
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(1 << 20)
+        yield None
 
 
 def _csv_rows(source: Path) -> Iterator[tuple[str, object]]:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from zephyr_integrations.preferences.checkpoint import unreadable
 from zephyr_integrations.preferences.records import CandidateRow, from_candidates
 
 Kind = Literal["preferences", "candidates", "pairs"]
@@ -38,7 +39,7 @@ def read_jsonl(path: str | Path) -> tuple[Kind, list[dict[str, Any]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+        raise InputError(unreadable(path, exc)) from exc
     kind: Kind | None = None
     records: list[dict[str, Any]] = []
     for number, line in enumerate(text.splitlines(), start=1):

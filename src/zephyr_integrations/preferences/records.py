@@ -7,14 +7,15 @@ re-run or resumed on its own::
             -> Argilla records -> PreferenceRow (pull / from_candidates) -> pairs (binarize)
 
 `CandidateRow` is one answer to one prompt from one model. `PreferenceRow` groups every answer
-to one prompt with its score (aggregated human answers or AI feedback): the input of binarizing.
+to one prompt with its score (aggregated human answers or AI feedback) and the `ScoreScale` that
+says what the scores mean: the input of binarizing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal, TypedDict
 
 from typing_extensions import NotRequired
@@ -28,6 +29,8 @@ ULTRAFEEDBACK_ASPECTS: tuple[str, ...] = (
 )
 MIN_RATING = 1
 MAX_RATING = 5
+#: UltraFeedback's rating for an aspect that does not apply (honesty, on creative writing).
+NOT_APPLICABLE = "N/A"
 
 
 class ChatTurn(TypedDict):
@@ -44,10 +47,22 @@ class Usage(TypedDict):
 
 
 class AspectRating(TypedDict):
-    """One judge's rating of one aspect: an integer 1-5 and a short rationale."""
+    """One judge's rating of one aspect: an integer 1-5 (or "N/A") and a short rationale."""
 
-    rating: int
+    rating: int | str  # 1-5, or NOT_APPLICABLE
     rationale: str
+
+
+class ScoreScale(TypedDict):
+    """What a row's scores mean: their range and how they were made.
+
+    Binarizing checks every score against its own row's scale (a Borda count of 4 answers runs
+    0-3, a pairwise vote 0-1, an aspect mean 1-5), and the dataset card quotes ``meaning``.
+    """
+
+    low: float
+    high: float
+    meaning: str
 
 
 class CandidateRow(TypedDict):
@@ -68,6 +83,7 @@ class CandidateRow(TypedDict):
     ratings: NotRequired[dict[str, AspectRating]]  # aspect -> rating
     judge: NotRequired[str]  # the judge model's name
     score: NotRequired[float | None]  # mean of the aspect ratings
+    scale: NotRequired[ScoreScale]  # what `score` means, when not the aspect mean
     judge_error: NotRequired[str]  # why this answer has no ratings (reply did not parse, ...)
 
 
@@ -87,6 +103,7 @@ class PreferenceRow(TypedDict):
     messages: list[ChatTurn]  # the conversation up to and including the prompt
     completions: list[Completion]
     source: Literal["human", "ai"]  # aggregated annotator answers, or AI feedback
+    scale: NotRequired[ScoreScale]  # what the scores mean (absent: UltraFeedback's 1-10)
     agreement: NotRequired[float | None]  # inter-annotator agreement for this prompt, if known
 
 
@@ -95,13 +112,30 @@ def prompt_id(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
 
 
-def mean_rating(ratings: dict[str, AspectRating]) -> float | None:
-    """The mean of the aspect ratings (Argilla's corrected UltraFeedback score); None if none."""
-    values = [r["rating"] for r in ratings.values()]
+def mean_rating(ratings: Mapping[str, AspectRating]) -> float | None:
+    """The mean of the aspect ratings (Argilla's corrected UltraFeedback score), "N/A" skipped;
+    None if no aspect was rated."""
+    values = [
+        float(r["rating"])
+        for r in ratings.values()
+        if isinstance(r["rating"], int | float) and not isinstance(r["rating"], bool)
+    ]
     if not values:
         return None
     score = sum(values) / len(values)
     return score if math.isfinite(score) else None
+
+
+def aspect_mean_scale(aspects: Iterable[str], judges: Iterable[str] = ()) -> ScoreScale:
+    """The scale of AI feedback scores: the mean of the named aspects' 1-5 ratings."""
+    names = ", ".join(aspects)
+    by = ", ".join(sorted(set(judges)))
+    return ScoreScale(
+        low=float(MIN_RATING),
+        high=float(MAX_RATING),
+        meaning=f"mean of the {MIN_RATING}-{MAX_RATING} ratings of {names} "
+        f"({NOT_APPLICABLE} skipped)" + (f", judged by {by}" if by else ""),
+    )
 
 
 def preference_row(
@@ -127,9 +161,13 @@ def from_candidates(rows: Iterable[CandidateRow]) -> list[PreferenceRow]:
     """Group judged candidates by prompt into `PreferenceRow`s scored by AI feedback.
 
     Order follows the first appearance of each prompt; answers keep their input order. A candidate
-    without a `score` (unjudged, or a judge reply that did not parse) gets `score=None`.
+    without a `score` (unjudged, or a judge reply that did not parse) gets `score=None`. Each row's
+    scale is the aspect mean's (1-5), naming the aspects rated and the judges.
     """
     grouped: dict[str, PreferenceRow] = {}
+    aspects: dict[str, dict[str, None]] = {}
+    judges: dict[str, set[str]] = {}
+    given: dict[str, ScoreScale] = {}
     for row in rows:
         group = grouped.get(row["prompt_id"])
         if group is None:
@@ -144,4 +182,13 @@ def from_candidates(rows: Iterable[CandidateRow]) -> list[PreferenceRow]:
         group["completions"].append(
             Completion(model=row["model"], response=row["response"], score=row.get("score"))
         )
+        if "scale" in row:
+            given.setdefault(row["prompt_id"], row["scale"])
+        if row.get("score") is not None:
+            aspects.setdefault(row["prompt_id"], {}).update(dict.fromkeys(row.get("ratings", {})))
+            if row.get("judge"):
+                judges.setdefault(row["prompt_id"], set()).add(row["judge"])
+    for key, group in grouped.items():
+        named = aspects.get(key) or dict.fromkeys(ULTRAFEEDBACK_ASPECTS)
+        group["scale"] = given.get(key) or aspect_mean_scale(named, judges.get(key, ()))
     return list(grouped.values())

@@ -113,7 +113,8 @@ def _plots(result: BinarizeResult, summary: dict[str, Any], folder: Path) -> lis
 
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    low, high = result.options.score_range
+    ranges = list(result.scales.values()) or [result.options.score_range or (1.0, 10.0)]
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
     bins = [float(x) for x in np.linspace(low, high, 19)]
     ax.hist([chosen, rejected], bins=bins, label=["chosen", "rejected"])
     ax.set(title="Scores of chosen and rejected answers", xlabel="score", ylabel="pairs")

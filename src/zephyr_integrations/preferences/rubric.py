@@ -2,18 +2,26 @@
 
 The schema goes to the judge through LangChain's ``with_structured_output``, so any chat model
 that supports it can judge. Ratings outside 1-5 fail validation (a reply that does not parse),
-never a silent default.
+never a silent default. As in UltraFeedback, honesty may be rated ``"N/A"`` (creative writing,
+where candour about uncertainty does not apply); the mean of the aspects skips it.
+
+The rubric names each aspect's five levels as UltraFeedback's annotation templates do, described
+in this project's own words. The schema is closed and every string in it capped, so the longest
+reply it allows is known: :data:`JUDGE_MAX_TOKENS` is the judge's token budget, derived from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from zephyr_integrations.backends.grammar import close_objects, json_length_bound
 from zephyr_integrations.preferences.records import (
     MAX_RATING,
     MIN_RATING,
+    NOT_APPLICABLE,
     ULTRAFEEDBACK_ASPECTS,
     AspectRating,
     ChatTurn,
@@ -32,13 +40,24 @@ class AspectJudgement(BaseModel):
     )
 
 
+class HonestyJudgement(BaseModel):
+    """Honesty's rating: 1-5, or "N/A" where candour about uncertainty does not apply."""
+
+    rating: Annotated[int, Field(ge=MIN_RATING, le=MAX_RATING)] | Literal["N/A"] = Field(
+        description='1 (worst) to 5 (best), or "N/A"'
+    )
+    rationale: str = Field(
+        max_length=MAX_RATIONALE, description="One or two sentences: why this rating"
+    )
+
+
 class UltraFeedbackRatings(BaseModel):
     """Ratings of one answer on UltraFeedback's four aspects, each 1-5 with a rationale."""
 
     instruction_following: AspectJudgement = Field(
         description="How fully the answer does what the instruction asks, within its limits"
     )
-    honesty: AspectJudgement = Field(
+    honesty: HonestyJudgement = Field(
         description="Whether the answer is candid about what it does not know and how sure it is"
     )
     truthfulness: AspectJudgement = Field(
@@ -58,21 +77,89 @@ class UltraFeedbackRatings(BaseModel):
         }
 
 
-RUBRIC = """\
-You are an impartial judge of answers written by AI assistants. Rate the answer you are shown on \
-four aspects, each from 1 (worst) to 5 (best), and give a one- or two-sentence rationale for each.
+#: Each aspect's levels 1..5 under UltraFeedback's names, with what each means here.
+LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
+    "instruction_following": (
+        ("Irrelevant", "does not address the instruction at all"),
+        ("Partial Focus", "addresses one part of the task, poorly"),
+        ("Partial Compliance", "meets the goal or the requested form, not both, or both weakly"),
+        ("Almost There", "does nearly everything asked, with small departures"),
+        ("Comprehensive Compliance", "does everything asked, in the form asked"),
+    ),
+    "honesty": (
+        ("Confidently Incorrect", "sure of itself and wrong"),
+        (
+            "Confident with Significant Mistakes / Unconfident Incorrect",
+            "major errors stated firmly, or wrong while hedging",
+        ),
+        (
+            "Uncertain / 'I Don't Know' / Subtle Mistakes",
+            "declines or hedges, or errs in small ways without saying so",
+        ),
+        (
+            "Correct but Uncertain / Expressed Subtle Mistakes",
+            "right but hedges needlessly, or flags its own small doubts",
+        ),
+        (
+            "Correct and Confident / Precisely Express Uncertainty",
+            "right and sure, and names exactly what it is unsure of",
+        ),
+    ),
+    "truthfulness": (
+        ("Completely Hallucinated", "the content is made up throughout"),
+        ("Severe Hallucination", "most of it is invented or contradicts the facts"),
+        (
+            "Partial Hallucination / Misunderstanding",
+            "some invented facts, or a misreading of the instruction",
+        ),
+        ("Insignificant Hallucination", "a slip that does not change the main points"),
+        ("No Hallucination", "nothing invented, nothing contradicting the instruction"),
+    ),
+    "helpfulness": (
+        ("Severely Incorrect", "wrong in ways that mislead, however detailed"),
+        ("Partially Incorrect", "errors that may confuse, even with useful parts"),
+        ("Correct", "accurate and meets the task, nothing more"),
+        ("Highly Informative", "accurate, with useful depth and detail"),
+        ("Outstandingly Helpful", "accurate, deep and clear, without needless length"),
+    ),
+}
 
-- instruction_following: does the answer do what the instruction asks, in the form it asks for? \
-1 = ignores the instruction; 3 = partly does it or strays from it; 5 = does all of it.
-- honesty: is the answer candid about its uncertainty, and does it decline what it cannot know? \
-1 = confidently wrong; 3 = unclear about its confidence; 5 = confident where right and says \
-where it is unsure.
-- truthfulness: is it free of invented or false facts and of contradictions with the \
-instruction? 1 = mostly made up; 3 = some errors that matter; 5 = no errors.
-- helpfulness: is it correct, informative and useful, without needless length or repetition? \
-1 = wrong or useless; 3 = correct but thin; 5 = correct, thorough and clear.
+_QUESTIONS = {
+    "instruction_following": "does the answer do what the instruction asks, in the form it asks?",
+    "honesty": "is the answer candid about how sure it is, and does it decline what it cannot "
+    'know? Rate "N/A" where that does not apply (creative writing, for example).',
+    "truthfulness": "is it free of invented facts and of contradictions with the instruction "
+    "or itself?",
+    "helpfulness": "is it correct, informative and useful for the task?",
+}
 
-Judge the answer on its own merits; its length is not a merit. Reply with the four ratings only."""
+
+def _rubric() -> str:
+    lines = [
+        "You are an impartial judge of answers written by AI assistants. Rate the answer you are "
+        "shown on four aspects, each from 1 (worst) to 5 (best), and give a one- or two-sentence "
+        "rationale for each.",
+        "",
+    ]
+    for aspect in ULTRAFEEDBACK_ASPECTS:
+        lines.append(f"{aspect}: {_QUESTIONS[aspect]}")
+        lines.extend(
+            f"  {level} = {name}: {meaning}"
+            for level, (name, meaning) in enumerate(LEVELS[aspect], start=MIN_RATING)
+        )
+    lines += [
+        "",
+        "Judge the answer on its own merits; its length is not a merit. Reply with the four "
+        "ratings only.",
+    ]
+    return "\n".join(lines)
+
+
+RUBRIC = _rubric()
+
+#: The judge's token budget: the longest reply the (closed, capped) schema allows, one token
+#: per character at most, plus room for the end-of-sequence token.
+JUDGE_MAX_TOKENS = json_length_bound(close_objects(UltraFeedbackRatings.model_json_schema())) + 8
 
 
 def judge_messages(messages: Sequence[ChatTurn], response: str) -> list[tuple[str, str]]:
@@ -88,3 +175,16 @@ def judge_messages(messages: Sequence[ChatTurn], response: str) -> list[tuple[st
             f"{shown}# Instruction\n\n{instruction['content']}\n\n# Answer to rate\n\n{response}",
         ),
     ]
+
+
+__all__ = [
+    "JUDGE_MAX_TOKENS",
+    "LEVELS",
+    "MAX_RATIONALE",
+    "NOT_APPLICABLE",
+    "RUBRIC",
+    "AspectJudgement",
+    "HonestyJudgement",
+    "UltraFeedbackRatings",
+    "judge_messages",
+]

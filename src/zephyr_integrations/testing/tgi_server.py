@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from zephyr_integrations.backends.base import Backend, Generation, GenerationRequest
+from zephyr_integrations.limits import DEFAULT_PAYLOAD_LIMIT
 from zephyr_integrations.template import EOS, format_messages
 from zephyr_integrations.testing import tgi_protocol as tgi
 from zephyr_integrations.testing.scripted_backend import whitespace_tokenize
@@ -83,9 +84,15 @@ class TGIServer:
         tokenizer: Tokenizer | None = None,
         compat_return_full_text: bool = True,
         version: str = tgi.VERSION,
+        payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
     ) -> None:
         if not 0 < max_input_tokens < max_total_tokens:
             raise ValueError("expected 0 < max_input_tokens < max_total_tokens, as TGI does")
+        if payload_limit < 1:
+            raise ValueError(f"payload_limit={payload_limit} must be at least 1 byte")
+        self.payload_limit = payload_limit
+        """The largest request body read, in bytes (TGI's ``--payload-limit``); a larger one is
+        answered 413 before it is read, so it never reaches the tokenizer."""
         self.backend = backend
         self.model_id = model_id or backend.model_name
         self.host, self.port = host, port
@@ -219,7 +226,16 @@ class TGIServer:
 
     def _handle(self, h: _Handler, method: str) -> None:
         path = h.path.split("?")[0]
-        raw = h.rfile.read(int(h.headers.get("content-length") or 0))
+        try:
+            length = int(h.headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.payload_limit:
+            # As TGI's router (axum's body limit): refused unread, and the connection closed.
+            h.close_connection = True
+            h.reply(413, "Failed to buffer the request body: length limit exceeded")
+            return
+        raw = h.rfile.read(length)
         self._record(method, path, h, raw)
         routes: dict[tuple[str, str], Callable[[_Handler, bytes], None]] = {
             ("GET", "/"): self._health,

@@ -7,6 +7,7 @@ at session end.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
@@ -19,6 +20,14 @@ import pytest
 from zephyr_integrations.argilla_stack import Connection, LocalStack, StackConfig
 
 _state: dict[str, object] = {"holders": 0}
+
+#: Secrets in the environment of whoever starts the stack: they must reach no child process
+#: (tests/integration/argilla/test_secrets.py scans for them).
+PLANTED = {
+    "HF_TOKEN": "hf_planted_token_0123456789",
+    "OPENAI_API_KEY": "sk-planted-openai-0123456789",
+    "ZEPHYR_PLANTED_SECRET": "planted-secret-0123456789",
+}
 
 
 def free_port() -> int:
@@ -35,7 +44,16 @@ def acquire() -> tuple[LocalStack, Connection]:
         )
         stack = LocalStack(config)
         _state["stack"] = stack
-        _state["connection"] = stack.up()
+        saved = {key: os.environ.get(key) for key in PLANTED}
+        os.environ.update(PLANTED)
+        try:
+            _state["connection"] = stack.up()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     _state["holders"] = int(_state["holders"]) + 1  # type: ignore[call-overload]
     return _state["stack"], _state["connection"]  # type: ignore[return-value]
 

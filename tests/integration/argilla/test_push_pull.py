@@ -65,7 +65,9 @@ def test_push_twice_creates_no_duplicates_and_attaches_judge_suggestions(owner: 
 def test_round_trip_with_ties_drafts_and_two_annotators(owner: Any) -> None:
     rows = candidates(3, 3, tag="rt ")
     template = RankingTemplate(responses=3, min_submitted=2)
-    pushed = push_candidates(owner, rows, dataset="rt", template=template, workspace="ws-rt")
+    pushed = push_candidates(
+        owner, rows, dataset="rt", template=template, workspace="ws-rt", create_workspace=True
+    )
     assert pushed.records == 3
     alice = create_annotator(owner, "rt-alice", "ws-rt")
     bob = create_annotator(owner, "rt-bob", "ws-rt")
@@ -149,9 +151,21 @@ def test_round_trip_with_ties_drafts_and_two_annotators(owner: Any) -> None:
 
 def test_rating_and_pairwise_aggregate_mean_and_majority(owner: Any) -> None:
     rows = candidates(1, 2, tag="pw ")
-    push_candidates(owner, rows, dataset="pw", template=PairwiseTemplate(), workspace="ws-pw")
     push_candidates(
-        owner, rows, dataset="rate", template=RatingTemplate(responses=2), workspace="ws-pw"
+        owner,
+        rows,
+        dataset="pw",
+        template=PairwiseTemplate(),
+        workspace="ws-pw",
+        create_workspace=True,
+    )
+    push_candidates(
+        owner,
+        rows,
+        dataset="rate",
+        template=RatingTemplate(responses=2),
+        workspace="ws-pw",
+        create_workspace=True,
     )
     voters = [
         connect(owner.api_url, create_annotator(owner, f"pw-{i}", "ws-pw").api_key)

@@ -21,6 +21,7 @@ def test_annotator_sees_only_its_workspace(owner: Any) -> None:
         dataset="red-data",
         template=template,
         workspace="team-red",
+        create_workspace=True,
     )
     push_candidates(
         owner,
@@ -28,6 +29,7 @@ def test_annotator_sees_only_its_workspace(owner: Any) -> None:
         dataset="blue-data",
         template=template,
         workspace="team-blue",
+        create_workspace=True,
     )
     red = create_annotator(owner, "red-annotator", "team-red")
     as_red = connect(owner.api_url, red.api_key)

@@ -9,6 +9,8 @@ in the report. Per template:
 - pairwise: majority vote: the winner scores 1 and the loser 0; a tie vote or no majority gives
   both 0.5.
 
+Each row carries its `ScoreScale`, so binarizing checks scores against the template's own range
+(rating 1-5, ranking 0..n-1 Borda points, pairwise 0-1) instead of assuming UltraFeedback's 1-10.
 Each completion gets its original model back from the hidden mapping, in the logged order.
 Agreement is Krippendorff's alpha: per prompt (ratings / ranks of its answers; None for a single
 pairwise choice) and over the whole dataset.
@@ -26,7 +28,13 @@ from zephyr_integrations.preferences.argilla.pull import (
     PulledDataset,
     PulledRecord,
 )
-from zephyr_integrations.preferences.records import Completion, PreferenceRow
+from zephyr_integrations.preferences.records import (
+    MAX_RATING,
+    MIN_RATING,
+    Completion,
+    PreferenceRow,
+    ScoreScale,
+)
 
 PAIRWISE_CODES = {"response_1": 0.0, "tie": 1.0, "response_2": 2.0}
 
@@ -60,9 +68,33 @@ def aggregate(dataset: PulledDataset) -> AggregateReport:
         per_prompt = (
             None if dataset.kind == "pairwise" else krippendorff_alpha(units, _level(dataset))
         )
-        report.rows.append(_row(record, scores, per_prompt))
+        report.rows.append(_row(record, scores, per_prompt, scale(dataset, len(record.responses))))
     report.alpha = krippendorff_alpha(all_units, _level(dataset))
     return report
+
+
+def scale(dataset: PulledDataset, answers: int) -> ScoreScale:
+    """What an aggregated score of ``dataset`` means, for a record of ``answers`` answers."""
+    if dataset.kind == "rating":
+        aspects = ", ".join(dataset.aspects)
+        return ScoreScale(
+            low=float(MIN_RATING),
+            high=float(MAX_RATING),
+            meaning=f"annotators' {MIN_RATING}-{MAX_RATING} ratings of {aspects}, "
+            "averaged over aspects, then over annotators",
+        )
+    if dataset.kind == "ranking":
+        return ScoreScale(
+            low=0.0,
+            high=float(answers - 1),
+            meaning="Borda points from annotators' rankings, averaged over annotators (one "
+            f"point per answer ranked below, half per tie; {answers - 1} = ranked first)",
+        )
+    return ScoreScale(
+        low=0.0,
+        high=1.0,
+        meaning="annotators' majority vote between two answers (1 = preferred, 0.5 = tie)",
+    )
 
 
 def _level(dataset: PulledDataset) -> Level:
@@ -115,7 +147,7 @@ def _score(
 
 
 def _row(
-    record: PulledRecord, scores: list[float | None], agreement: float | None
+    record: PulledRecord, scores: list[float | None], agreement: float | None, scale: ScoreScale
 ) -> PreferenceRow:
     slots = sorted(range(len(record.responses)), key=lambda i: record.positions[i])
     return PreferenceRow(
@@ -128,4 +160,5 @@ def _row(
         ],
         source="human",
         agreement=agreement,
+        scale=scale,
     )

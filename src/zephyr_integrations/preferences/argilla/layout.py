@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from zephyr_integrations.preferences.argilla import templates as t
-from zephyr_integrations.preferences.records import MAX_RATING, MIN_RATING, CandidateRow, ChatTurn
+from zephyr_integrations.preferences.records import (
+    MAX_RATING,
+    MIN_RATING,
+    NOT_APPLICABLE,
+    CandidateRow,
+    ChatTurn,
+    mean_rating,
+)
 
 REQUIRED_FIELDS = ("prompt_id", "prompt", "messages", "model", "response")
 
@@ -80,9 +87,16 @@ def _check_row(index: int, row: Any) -> None:
             raise RecordError(f"{where}: field 'ratings' must map aspect -> {{rating, rationale}}")
         for aspect, rating in ratings.items():
             value = rating.get("rating") if isinstance(rating, dict) else None
-            if not isinstance(value, int) or not MIN_RATING <= value <= MAX_RATING:
+            if value == NOT_APPLICABLE:
+                continue
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not MIN_RATING <= value <= MAX_RATING
+            ):
                 raise RecordError(
-                    f"{where}: field 'ratings.{aspect}.rating' must be an integer 1-5"
+                    f"{where}: field 'ratings.{aspect}.rating' must be an integer 1-5 "
+                    f"or {NOT_APPLICABLE!r}"
                 )
 
 
@@ -146,7 +160,8 @@ def _suggestions(
                 if aspect == t.OVERALL and scores[slot - 1] is not None:
                     value: int | None = round(scores[slot - 1])  # type: ignore[arg-type]
                 else:
-                    value = ratings[aspect]["rating"] if aspect in ratings else None
+                    given = ratings[aspect]["rating"] if aspect in ratings else None
+                    value = given if isinstance(given, int) else None  # "N/A": no suggestion
                 if value is not None:
                     question = t.rating_question(aspect, slot)
                     out.append(
@@ -171,6 +186,4 @@ def _suggestions(
 def _score(candidate: CandidateRow) -> float | None:
     if candidate.get("score") is not None:
         return candidate["score"]
-    ratings = candidate.get("ratings") or {}
-    values = [r["rating"] for r in ratings.values()]
-    return sum(values) / len(values) if values else None
+    return mean_rating(candidate.get("ratings") or {})

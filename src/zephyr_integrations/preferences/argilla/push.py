@@ -51,16 +51,24 @@ def push_candidates(
     dataset: str,
     template: _Template,
     workspace: str | None = None,
+    create_workspace: bool = False,
     batch_size: int = 256,
     progress: bool = True,
 ) -> PushResult:
+    """Log ``rows`` to ``dataset`` in ``workspace`` (the user's first when None). An unknown
+    workspace is refused, so a typo never makes a new one; ``create_workspace=True`` makes it."""
     payloads = [build_payload(template, group) for group in group_candidates(rows)]
-    target = ensure_dataset(client, dataset, template, workspace)
+    target = ensure_dataset(client, dataset, template, workspace, create_workspace=create_workspace)
     return log_payloads(client, target, payloads, batch_size=batch_size, progress=progress)
 
 
 def ensure_dataset(
-    client: rg.Argilla, name: str, template: _Template, workspace: str | None = None
+    client: rg.Argilla,
+    name: str,
+    template: _Template,
+    workspace: str | None = None,
+    *,
+    create_workspace: bool = False,
 ) -> rg.Dataset:
     """The dataset `name` in `workspace`: created from the template, or the existing one when
     its settings match; `DatasetConflictError` otherwise."""
@@ -68,7 +76,7 @@ def ensure_dataset(
 
     url = client.api_url
     with argilla_errors(url, f"dataset {name!r}"):
-        ws = _workspace(client, workspace)
+        ws = _workspace(client, workspace, create=create_workspace)
         wanted = template.settings(client)
         with warnings.catch_warnings():  # the SDK warns when a dataset is not found
             warnings.simplefilter("ignore")
@@ -147,7 +155,11 @@ def _resolve(payload: dict[str, Any], question_ids: dict[str, str]) -> dict[str,
     return {**payload, "suggestions": suggestions}
 
 
-def _workspace(client: rg.Argilla, name: str | None) -> rg.Workspace:
+class UnknownWorkspaceError(LookupError):
+    """The workspace does not exist (and was not asked to be created)."""
+
+
+def _workspace(client: rg.Argilla, name: str | None, *, create: bool = False) -> rg.Workspace:
     import argilla as rg
 
     if name is None:
@@ -159,7 +171,16 @@ def _workspace(client: rg.Argilla, name: str | None) -> rg.Workspace:
         warnings.simplefilter("ignore")
         found = client.workspaces(name)
     if found is None:
+        known = ", ".join(sorted(str(w.name) for w in client.workspaces)) or "none"
+        if not create:
+            raise UnknownWorkspaceError(
+                f"Argilla at {client.api_url}: no workspace {name!r} (yours: {known}); "
+                "pass --create-workspace to make it"
+            )
         if client.me.role != "owner":
-            raise ValueError(f"Argilla at {client.api_url}: no workspace {name!r}")
+            raise UnknownWorkspaceError(
+                f"Argilla at {client.api_url}: no workspace {name!r}, and only an owner can "
+                f"create one (yours: {known})"
+            )
         found = rg.Workspace(name=name, client=client).create()
     return found
