@@ -24,16 +24,29 @@ def _env() -> dict[str, str]:
     return {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "HF_HUB_OFFLINE": "1"}
 
 
+#: Runs a command and prints its peak RSS in KiB. A child forked from this (large) test process
+#: starts with the parent's pages counted in its ru_maxrss, which survives exec; forked from a
+#: fresh, small interpreter instead, the command's own peak is what gets measured.
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
+
+
 def peak_rss_of(command: list[str], **kwargs: object) -> tuple[int, int, str]:
-    """Run ``command``; its exit code, its peak RSS in bytes (from wait4) and its stderr."""
+    """Run ``command``; its exit code, its own peak RSS in bytes and its stderr."""
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), **kwargs
+        [sys.executable, "-c", _LAUNCHER, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        **kwargs,
     )  # type: ignore[call-overload]
-    assert process.stderr is not None
-    stderr = process.stderr.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss * 1024, stderr
+    stdout, stderr = process.communicate()
+    peak_kib = int(stdout.decode().split()[-1])
+    return process.returncode, peak_kib * 1024, stderr.decode()
 
 
 def test_client_refuses_a_huge_prompt_before_sending_with_bounded_memory() -> None:
