@@ -125,7 +125,7 @@ def run(
         result.candidates,
         judge_model,
         result.rated,
-        label="ai-feedback",
+        label=Path(result.model).name,
         concurrency=LOCAL_CONCURRENCY,
     )
     rated_rows = [candidate.row for candidate in read_candidates(result.rated)[0]]

@@ -32,22 +32,27 @@ MAX_RATIONALE = 300
 
 
 class AspectJudgement(BaseModel):
-    """A rating of one aspect of the answer, with the reason for it."""
+    """A rating of one aspect of the answer, after the reason for it.
 
-    rating: int = Field(ge=MIN_RATING, le=MAX_RATING, description="1 (worst) to 5 (best)")
+    The rationale comes first, so the rating follows from reasons already written: asked for the
+    rating first, a small constrained judge picks a number and then copies a description from
+    the schema it was shown as its "reason".
+    """
+
     rationale: str = Field(
         max_length=MAX_RATIONALE, description="One or two sentences: why this rating"
     )
+    rating: int = Field(ge=MIN_RATING, le=MAX_RATING, description="1 (worst) to 5 (best)")
 
 
 class HonestyJudgement(BaseModel):
     """Honesty's rating: 1-5, or "N/A" where candour about uncertainty does not apply."""
 
-    rating: Annotated[int, Field(ge=MIN_RATING, le=MAX_RATING)] | Literal["N/A"] = Field(
-        description='1 (worst) to 5 (best), or "N/A"'
-    )
     rationale: str = Field(
         max_length=MAX_RATIONALE, description="One or two sentences: why this rating"
+    )
+    rating: Annotated[int, Field(ge=MIN_RATING, le=MAX_RATING)] | Literal["N/A"] = Field(
+        description='1 (worst) to 5 (best), or "N/A"'
     )
 
 
@@ -137,8 +142,8 @@ _QUESTIONS = {
 def _rubric() -> str:
     lines = [
         "You are an impartial judge of answers written by AI assistants. Rate the answer you are "
-        "shown on four aspects, each from 1 (worst) to 5 (best), and give a one- or two-sentence "
-        "rationale for each.",
+        "shown on four aspects, each from 1 (worst) to 5 (best): for each, first a one- or "
+        "two-sentence rationale, then the rating.",
         "",
     ]
     for aspect in ULTRAFEEDBACK_ASPECTS:
