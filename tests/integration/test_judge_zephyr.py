@@ -104,4 +104,4 @@ def test_chat_zephyr_on_transformers_judges_or_records_why_not(
             assert {r["rating"] for r in row["ratings"].values()} <= {1, 2, 3, 4, 5}
     for failure in report.failures:
         assert failure.model == "gen" and failure.where in ("row 0", "row 1")
-        assert '{"instruction_following":{"rating":' in failure.error  # constrained JSON
+        assert '{"instruction_following":{"rationale":' in failure.error  # constrained JSON
