@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,21 +31,10 @@ def _rows(n: int) -> list[PreferenceRow]:
     return rows
 
 
-def test_dpo_trainer_runs_two_steps_on_exported_train_prefs(
-    tiny_model_path: Path, tmp_path: Path
-) -> None:
-    from datasets import load_dataset
+def train_two_steps(train: Any, tiny_model_path: Path, tmp_path: Path) -> None:
+    """DPOTrainer (TRL 1.16, CPU) trains two steps on ``train`` with finite losses."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
-
-    result = binarize(_rows(24))
-    splits = make_splits(result.pairs, test_size=0.2)
-    folder = export(splits, tmp_path / "prefs", about=Provenance.from_result(result, test_size=0.2))
-    train_prefs = load_dataset(str(folder), split="train_prefs")
-    assert train_prefs.num_rows == splits["train_prefs"].num_rows > 8
-    # The string-prompt trap: a full row (string `prompt`, conversational `chosen`) raises
-    # TypeError in TRL; the handbook hands it chosen/rejected only (implicit prompt).
-    train = train_prefs.select_columns(list(TRL_COLUMNS))
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_path))
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
@@ -65,12 +55,27 @@ def test_dpo_trainer_runs_two_steps_on_exported_train_prefs(
     )
     trainer = DPOTrainer(model=model, args=config, train_dataset=train, processing_class=tokenizer)
     output = trainer.train()
-
     assert output.global_step == 2
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    assert len(losses) == 2
-    assert all(math.isfinite(loss) for loss in losses)
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
     assert math.isfinite(output.training_loss)
+
+
+def test_dpo_trainer_runs_two_steps_on_exported_train_prefs(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from datasets import load_dataset
+
+    result = binarize(_rows(24))
+    splits = make_splits(result.pairs, test_size=0.2)
+    folder = export(splits, tmp_path / "prefs", about=Provenance.from_result(result, test_size=0.2))
+    train_prefs = load_dataset(str(folder), split="train_prefs")
+    assert train_prefs.num_rows == splits["train_prefs"].num_rows > 8
+    # The string-prompt trap: a full row (string `prompt`, conversational `chosen`) raises
+    # TypeError in TRL; the handbook hands it chosen/rejected only (implicit prompt).
+    train = train_prefs.select_columns(list(TRL_COLUMNS))
+
+    train_two_steps(train, tiny_model_path, tmp_path)
 
 
 def test_dpo_trainer_runs_two_steps_on_the_trl_format_with_every_column(
@@ -78,8 +83,6 @@ def test_dpo_trainer_runs_two_steps_on_the_trl_format_with_every_column(
 ) -> None:
     """The `trl` format: explicit conversational prompt, one-turn answers, nothing to select."""
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import DPOConfig, DPOTrainer
 
     result = binarize(_rows(24))
     splits = make_splits(result.pairs, test_size=0.2, sft=True)
@@ -104,27 +107,7 @@ def test_dpo_trainer_runs_two_steps_on_the_trl_format_with_every_column(
     assert "plus two is" in row["chosen"][0]["content"]  # the "good" answer, scored 9
     assert row["score_chosen"] == 9.0 > row["score_rejected"]
 
-    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_path))
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_path))
-    config = DPOConfig(
-        output_dir=str(tmp_path / "dpo"),
-        max_steps=2,
-        per_device_train_batch_size=4,
-        learning_rate=1e-3,
-        max_length=128,
-        bf16=False,
-        use_cpu=True,
-        gradient_checkpointing=False,
-        logging_steps=1,
-        report_to=[],
-        save_strategy="no",
-        seed=42,
-    )
-    trainer = DPOTrainer(model=model, args=config, train_dataset=train, processing_class=tokenizer)
-    output = trainer.train()
-    assert output.global_step == 2
-    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
-    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
+    train_two_steps(train, tiny_model_path, tmp_path)
 
 
 def test_full_rows_hit_the_string_prompt_trap(tiny_model_path: Path, tmp_path: Path) -> None:
