@@ -15,8 +15,10 @@ cap then grows back one row at a time.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +59,18 @@ class SchedulerStats:
     record_steps: bool = False
 
 
+#: Every scheduler, so that their loops stop before the interpreter shuts down.
+_SCHEDULERS: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    for scheduler in list(_SCHEDULERS):
+        scheduler.close()
+
+
+atexit.register(_close_all)
+
+
 class Scheduler:
     """Runs every request of one model through one continuously batched decode loop."""
 
@@ -77,6 +91,20 @@ class Scheduler:
         self._steps_since_oom = 0
         self._thread: threading.Thread | None = None
         self._submitted = 0
+        self._closing = False
+        _SCHEDULERS.add(self)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the loop and wait for it: requests still waiting or running fail. Called at
+        interpreter exit, so that no decode step runs while Python tears down torch (a daemon
+        thread caught in a step then aborts the process: "terminate called without an active
+        exception")."""
+        with self._cond:
+            self._closing = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     # -- callers' side (any thread) ---------------------------------------------------------
 
@@ -127,7 +155,10 @@ class Scheduler:
             admitted: list[Sequence] = []
             try:
                 with self._cond:
-                    while not self._queue and not self._running:
+                    if self._closing:
+                        self._stop()
+                        return
+                    while not self._queue and not self._running and not self._closing:
                         woken = self._cond.wait(timeout=IDLE_EXIT_S)
                         if not woken and not self._queue and not self._running:
                             self._thread = None  # idle: the next submit starts a new one
@@ -141,6 +172,16 @@ class Scheduler:
                     sequence.fail(exc)
                 self._running = []
                 self.batch.clear()
+
+    def _stop(self) -> None:
+        """Fail every waiting and running request (the loop is closing); under the lock."""
+        closing = RuntimeError("the model's engine stopped: the interpreter is shutting down")
+        for sequence in (*self._queue, *self._running):
+            sequence.fail(closing)
+        self._queue.clear()
+        self._running = []
+        self.batch.clear()
+        self._thread = None
 
     def _drop_gone(self, now: float) -> None:
         """Rows and waiting requests whose caller left or whose deadline passed leave now."""
