@@ -207,3 +207,14 @@ __all__ = [
     "read_error_body",
     "server_error",
 ]
+
+
+def validation_line(exc: Any) -> str:
+    """A pydantic ValidationError as ``field: problem; ...``, never with the input values."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid value"

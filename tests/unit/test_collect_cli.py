@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zephyr_integrations.cli import app
-from zephyr_integrations.cli.collect import parse_model_spec
+from zephyr_integrations.model_spec import parse_model_spec
 
 ECHO = "import:tests.unit.test_collect_fakes:echo_model"
 JUDGE = "import:tests.unit.test_feedback_fakes:RuleJudge"

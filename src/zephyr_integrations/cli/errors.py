@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from zephyr_integrations.errors import validation_line
+
 EXIT_BUG = 1
 EXIT_USAGE = 2  # bad input: a missing file, a wrong URL, a value out of range
 EXIT_UNAVAILABLE = 3  # a service is not there (no server, no Argilla, port in use)
@@ -96,14 +98,3 @@ def usage_line(exc: Any) -> str:
     """Click's usage error as one line naming the command: ``zephyr serve: Invalid value ...``."""
     where = exc.ctx.command_path if exc.ctx is not None else "zephyr"
     return f"{where}: {exc.format_message()} (see {where} --help)"
-
-
-def validation_line(exc: Any) -> str:
-    """A pydantic ValidationError as ``field: problem; ...``, never with the input values."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False):
-        message = str(error.get("msg", "invalid"))
-        message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts) or "invalid value"
