@@ -8,7 +8,6 @@ what comes back into ``AIMessage``s. It knows nothing of torch or HTTP.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, cast
 
@@ -37,6 +36,7 @@ from zephyr_integrations.backends.base import (
     Grammar,
     GrammarError,
 )
+from zephyr_integrations.backends.declaration import BackendDeclaration
 from zephyr_integrations.backends.grammar import close_objects, limit_string_lengths
 from zephyr_integrations.batching import LocalBatching, take_prefilled
 from zephyr_integrations.call_options import check_call_options, sampling_options
@@ -88,8 +88,9 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
     """A registered backend name (see ``zephyr_integrations.plugins``) or a backend instance."""
     backend_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Options for building a named backend (``dtype``, ``device``, ``truncate``, ...)."""
-    base_url: str | None = None
-    """The server of a remote backend, e.g. ``http://127.0.0.1:8080`` for ``backend="tgi"``."""
+    base_url: str | list[str] | None = None
+    """The server of a remote backend, e.g. ``http://127.0.0.1:8080`` for ``backend="tgi"``;
+    several replicas of one model as a list (or joined with ``,`` or ``|``)."""
     api_key: SecretStr | None = None
     """Bearer token for a remote backend; never sent unless given, never shown."""
     temperature: float | None = None
@@ -125,7 +126,11 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
     def __repr_args__(self) -> Any:
         """As pydantic's, with a URL's password masked (``http://user:***@host``)."""
         for name, value in super().__repr_args__():
-            yield name, redact_url(value) if name == "base_url" and value else value
+            if name == "base_url" and isinstance(value, list):
+                value = [redact_url(url) if isinstance(url, str) else url for url in value]
+            elif name == "base_url" and value:
+                value = redact_url(value)
+            yield name, value
 
     @field_validator("profile", mode="before")
     @classmethod
@@ -141,8 +146,10 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
     def _connect(self) -> None:
         """Build the backend (a named one from the registry) and the default profile."""
         if isinstance(self.backend, str):
-            factory = plugins.get_backend_factory(self.backend)
-            self._backend = factory(model=self.model, **self._backend_options(factory))
+            declaration = plugins.get_backend(self.backend)
+            options = self._backend_options(declaration)
+            declaration.check(options, self.backend)
+            self._backend = declaration.build(model=self.model, **options)
         elif isinstance(self.backend, Backend):
             if self.backend_kwargs:
                 raise ValueError("backend_kwargs only apply when backend is given by name")
@@ -155,9 +162,9 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
         if self.profile is None:  # a user-given profile wins
             self.profile = cast(ModelProfile, BackendProfile(self._backend))
 
-    def _backend_options(self, factory: Callable[..., Any]) -> dict[str, Any]:
-        """``backend_kwargs`` plus the connection fields the backend's factory accepts."""
-        accepted = inspect.signature(factory).parameters
+    def _backend_options(self, declaration: BackendDeclaration) -> dict[str, Any]:
+        """``backend_kwargs`` plus the connection fields the backend declares as options."""
+        accepted = declaration.option_names
         options: dict[str, Any] = {}
         connection = {
             "base_url": self.base_url,
@@ -168,7 +175,7 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
         for name, value in connection.items():
             if value is None:
                 continue
-            if name in accepted:
+            if accepted is None or name in accepted:
                 options[name] = value
             elif name in ("base_url", "api_key"):
                 raise ValueError(f"{name} does not apply to backend {self.backend!r}")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from zephyr_integrations.backends.base import Backend
+from zephyr_integrations.backends.declaration import BackendDeclaration
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,7 +30,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 BackendFactory = Callable[..., Backend]
 """Builds a backend: called as ``factory(model=..., **backend_kwargs)``."""
 
-RegisterBackend = Callable[[str, BackendFactory], None]
+RegisterBackend = Callable[[str, "BackendFactory | BackendDeclaration"], None]
+"""``register(name, factory_or_declaration)``: a `BackendDeclaration` names the backend's
+options (a dataclass) and what a model spec's TARGET is; a bare factory's keyword parameters
+are its options."""
 
 Binarizer = Callable[["Answers", "PairPolicy"], "list[Pair] | str"]
 """Turns one prompt's scored answers into (chosen, rejected) index pairs, or a drop reason."""
@@ -44,7 +48,8 @@ RegisterExporter = Callable[[str, Exporter], None]
 
 @hookspec
 def register_backends(register: RegisterBackend) -> Any:
-    """Register backends by calling ``register(name, factory)`` for each."""
+    """Register backends by calling ``register(name, declaration)`` for each (a
+    `BackendDeclaration`, or a bare factory)."""
 
 
 @hookspec

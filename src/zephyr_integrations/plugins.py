@@ -9,6 +9,7 @@ from typing import Any
 import pluggy
 
 from zephyr_integrations import hookspecs
+from zephyr_integrations.backends.declaration import BackendDeclaration
 from zephyr_integrations.hookspecs import BackendFactory, Binarizer, Exporter
 
 DEFAULT_PLUGINS = (
@@ -69,9 +70,14 @@ def load_plugins() -> pluggy.PluginManager:
 
 
 def backend_factories() -> dict[str, BackendFactory]:
-    """Every registered backend, by name."""
+    """Every registered backend, by name, as what its plugin registered."""
     load_plugins()
     return _collect("register_backends", "backend", tuple(pm.get_plugins()))
+
+
+def backends() -> dict[str, BackendDeclaration]:
+    """Every registered backend, by name, as its declaration (options, what TARGET names)."""
+    return {name: BackendDeclaration.of(found, name) for name, found in backend_factories().items()}
 
 
 def binarizers() -> dict[str, Binarizer]:
@@ -116,9 +122,15 @@ def _lookup(registry: dict[str, Any], kind: str, name: str, error: type[UnknownN
         ) from None
 
 
+def get_backend(name: str) -> BackendDeclaration:
+    """The declaration of backend ``name``: how to build it, its options, what TARGET names."""
+    found = _lookup(backend_factories(), "backend", name, UnknownBackendError)
+    return BackendDeclaration.of(found, name)
+
+
 def get_backend_factory(name: str) -> BackendFactory:
-    factory: BackendFactory = _lookup(backend_factories(), "backend", name, UnknownBackendError)
-    return factory
+    """Backend ``name``'s factory: ``factory(model=..., **options)``, options checked."""
+    return get_backend(name)
 
 
 def get_binarizer(name: str) -> Binarizer:

@@ -83,11 +83,30 @@ class Weather(BaseModel):
 def test_structured_output_uses_vllms_structured_outputs() -> None:
     backend = ScriptedBackend(reply='{"city": "Paris", "days": 3}', grammar=True)
     with TGIServer(backend, model_id="smollm2") as server:
-        result = chat(server).with_structured_output(Weather).invoke("Weather in Paris?")
+        llm = chat(server, backend_kwargs={"server_kind": "vllm"})
+        result = llm.with_structured_output(Weather).invoke("Weather in Paris?")
         assert result == Weather(city="Paris", days=3)
         body = completions(server)[-1]
+        assert not any(r.path in ("/info", "/version") for r in server.requests)  # given: no probe
     assert "json" in body["structured_outputs"]
     assert "guided_json" not in body
+
+
+def test_the_server_kind_is_detected_when_not_given() -> None:
+    """The project's server answers TGI's /info, so it is asked as TGI's /v1 asks (once)."""
+    backend = ScriptedBackend(reply='{"city": "Oslo", "days": 2}', grammar=True)
+    with TGIServer(backend, model_id="smollm2") as server:
+        llm = chat(server)
+        structured = llm.with_structured_output(Weather)
+        assert structured.invoke("Weather in Oslo?") == Weather(city="Oslo", days=2)
+        assert structured.invoke("And tomorrow?") == Weather(city="Oslo", days=2)
+        body = completions(server)[-1]
+        probes = [r.path for r in server.requests if r.path in ("/info", "/version")]
+    assert body["response_format"]["type"] == "json"
+    assert body["response_format"]["value"]["properties"]["city"]["type"] == "string"
+    assert "structured_outputs" not in body
+    assert probes == ["/info"]
+    assert llm._backend.server_kind == "tgi"  # type: ignore[attr-defined]
 
 
 def test_llamacpp_and_tgi_kinds_ask_for_json_their_own_way() -> None:
@@ -138,11 +157,18 @@ def test_a_server_without_completions_is_named() -> None:
 
 
 def test_a_server_that_ignores_structured_output_is_refused(server: TGIServer) -> None:
-    # This server reads vLLM's structured_outputs only: llama.cpp's response_format is dropped,
-    # so the answer is free text, which must not pass for structured output.
+    # This server reads vLLM's structured_outputs and TGI's response_format: llama.cpp's
+    # json_object is dropped, so the answer is free text, which must not pass for JSON.
     llm = chat(server, backend_kwargs={"server_kind": "llamacpp"})
     with pytest.raises(ZephyrResponseError, match="ignored the structured-output constraint"):
         llm.with_structured_output(Weather).invoke("Weather in Paris?")
+    server.ignores_structured_output = True  # as vLLM does with the legacy guided_json
+    for kind in ("vllm", None):
+        llm = chat(server, backend_kwargs={"server_kind": kind})
+        with pytest.raises(ZephyrResponseError) as error:
+            llm.with_structured_output(Weather).invoke("Weather in Paris?")
+        assert str(error.value).startswith(f"{server.url}/v1/completions ignored the structured")
+        assert f"asked for as a {kind or 'tgi'} server" in str(error.value)
 
 
 RECORDED = Path(__file__).parent / "data" / "vllm_completions.json"

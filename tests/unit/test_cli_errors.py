@@ -183,7 +183,7 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("serve-missing-model", ["serve", "--model", "{tmp}/nope", "--port", "0"], "nope"),
     ("serve-model-without-config", ["serve", "--model", "{model}", "--port", "0"], "config.json"),
     # --- model specs ---
-    ("spec-unknown-kind", [*C, "-m", "openai:gpt-4"], "KIND"),
+    ("spec-unknown-kind", [*C, "-m", "gpt:gpt-4"], "KIND"),
     ("spec-ftp-url", [*C, "-m", "tgi:ftp://x"], "ftp://x"),
     ("spec-negative-temperature", [*C, "-m", f"{TGI},temperature=-1,label=mine"], "temperature"),
     ("spec-unknown-parameter", [*C, "-m", f"{TGI},temprature=0.7"], "temprature"),

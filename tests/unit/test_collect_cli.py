@@ -56,11 +56,21 @@ OK = '{"prompt": "ok"}\n'
     ("content", "args", "message"),
     [
         (OK + '{"prompt": 5}\n', ["-m", ECHO], "p.jsonl:2: 'prompt' must be a string, got int"),
-        (OK, ["-m", "openai:gpt-4"], "expected KIND:TARGET with KIND one of tgi, transformers"),
+        (OK, ["-m", "nosuch:x"], "'nosuch' is not a registered backend; expected KIND:TARGET"),
+        (OK, ["-m", "openai:gpt-4"], "base_url='gpt-4' is invalid"),
+        (OK, ["-m", "tgi"], "expected KIND:TARGET with KIND a backend (openai, tgi, transformers"),
+        (
+            OK,
+            ["-m", "tgi:http://127.0.0.1:9,trunc=true"],
+            "'trunc' is not a key of backend 'tgi' (unknown key); valid keys: label, n, ",
+        ),
+        (OK, ["-m", "tgi:http://127.0.0.1:9,truncate=3"], "truncate=3 is invalid"),
+        (OK, ["-m", "tgi:http://127.0.0.1:9,base_url=http://x"], "TARGET names the server"),
+        (OK, ["-m", "transformers:./m,dtype=int3"], "dtype='int3' is invalid"),
         (OK, ["-m", f"{ECHO},temperature"], "'temperature' is not key=value"),
         (OK, ["-m", f"{ECHO},n=0"], "n=0 must be a positive integer"),
         (OK, ["-m", "import:tests.nowhere:x"], "cannot import 'x' from tests.nowhere"),
-        (OK, ["-m", "transformers:/no/such/folder"], "/no/such/folder is not a model folder"),
+        (OK, ["-m", "transformers:/no/such/folder"], "'/no/such/folder' does not exist"),
         (OK, ["-m", ECHO, "-n", "0"], "Invalid value for '-n'"),
     ],
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
@@ -31,20 +32,29 @@ from zephyr_integrations.backends.remote import (
     DEFAULT_MAX_CONNECTIONS,
     Deadline,
     RemoteClient,
-    RemoteOptions,
     Reply,
 )
 from zephyr_integrations.backends.remote_loops import iterate_sync, run_sync
+from zephyr_integrations.backends.remote_options import SERVER_KINDS, OpenAIOptions
+from zephyr_integrations.backends.server_kind import (
+    FALLBACK,
+    is_tgi_info,
+    is_vllm_version,
+    kind_from_models,
+)
 from zephyr_integrations.backends.stops import StopStreamer, cut_at_stop
 from zephyr_integrations.errors import (
+    ZephyrError,
     ZephyrModelNotFoundError,
     ZephyrResponseError,
+    ZephyrTimeoutError,
     ZephyrValidationError,
 )
 from zephyr_integrations.redact import redact_url
 
-ServerKind = Literal["vllm", "llamacpp", "tgi"]
-SERVER_KINDS: tuple[str, ...] = ("vllm", "llamacpp", "tgi")
+logger = logging.getLogger(__name__)
+ServerKind = Literal["vllm", "sglang", "llamacpp", "tgi"]
+__all__ = ["SERVER_KINDS", "OpenAICompletionsBackend", "ServerKind"]
 
 
 class OpenAICompletionsBackend:
@@ -54,8 +64,8 @@ class OpenAICompletionsBackend:
         model: the served model's name (``--served-model-name``); by default the first model
             of ``/v1/models``.
         base_url: the server, e.g. ``http://127.0.0.1:8000`` (a trailing ``/v1`` is accepted).
-        server_kind: ``vllm`` (also SGLang), ``llamacpp`` or ``tgi``: how structured output is
-            asked for.
+        server_kind: ``vllm``, ``sglang``, ``llamacpp`` or ``tgi``: how structured output is
+            asked for; by default detected from the server (`server_kind`).
         api_key, timeout, max_retries, backoff, max_backoff, max_connections: as for TGI (the
             remote layer's options).
     """
@@ -67,7 +77,7 @@ class OpenAICompletionsBackend:
         model: str | None = None,
         *,
         base_url: str | Sequence[str],
-        server_kind: str = "vllm",
+        server_kind: str | None = None,
         api_key: str | SecretStr | None = None,
         timeout: float = 120.0,
         max_retries: int = 2,
@@ -75,26 +85,20 @@ class OpenAICompletionsBackend:
         max_backoff: float = 8.0,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        if server_kind not in SERVER_KINDS:
-            raise ValueError(
-                f"server_kind={server_kind!r} is invalid: expected one of {SERVER_KINDS}"
-            )
-        urls = base_url.split(",") if isinstance(base_url, str) else base_url
-        if isinstance(urls, list | tuple):  # a trailing /v1 is accepted on each
-            urls = [u.strip().rstrip("/").removesuffix("/v1") if isinstance(u, str) else u
-                    for u in urls]  # fmt: skip
-        self.options = RemoteOptions(
-            base_url=urls,  # type: ignore[arg-type]  # a list is joined by RemoteOptions
+        self.options = OpenAIOptions(
+            base_url=base_url,  # type: ignore[arg-type]  # a list is joined by RemoteOptions
             api_key=SecretStr(api_key) if isinstance(api_key, str) else api_key,
             timeout=timeout,
             max_retries=max_retries,
             backoff=backoff,
             max_backoff=max_backoff,
             max_connections=max_connections,
+            server_kind=server_kind,
         )
-        self.server_kind: ServerKind = server_kind  # type: ignore[assignment]
+        self.server_kind: ServerKind | None = server_kind  # type: ignore[assignment]
         self._model = model
         self._checked: str | None = None
+        self._models_seen: Reply | None = None
         self._remote = RemoteClient(self.options)
 
     def __repr__(self) -> str:
@@ -131,6 +135,7 @@ class OpenAICompletionsBackend:
         }
         if not served:
             raise next(r for r in replies if isinstance(r, BaseException))
+        self._models_seen = next(r for r in replies if isinstance(r, Reply))
         wanted = self._model or next(iter(served.values()))[0]
         lacking = [url for url, ids in served.items() if wanted not in ids]
         if lacking:
@@ -145,6 +150,38 @@ class OpenAICompletionsBackend:
             )
         self._model = self._checked = wanted
         return wanted
+
+    async def _server_kind(self, deadline: Deadline) -> ServerKind:
+        """The server's kind: ``server_kind`` when given, else detected once (see
+        `server_kind`)."""
+        if self.server_kind is not None:
+            return self.server_kind
+        await self._served_model(deadline)
+        seen = self._models_seen
+        kind = None if seen is None else kind_from_models(seen.headers, seen.body)
+        if kind is None:
+            kind = await self._probe_kind(deadline)
+        self.server_kind = kind  # type: ignore[assignment]
+        logger.info("%s is %s (detected)", redact_url(self.base_url), kind)
+        return self.server_kind  # type: ignore[return-value]
+
+    async def _probe_kind(self, deadline: Deadline) -> str:
+        base = self._remote.replicas[0]
+        for path, test, kind in (
+            ("/info", is_tgi_info, "tgi"),
+            ("/version", is_vllm_version, "vllm"),
+        ):
+            try:
+                reply = await self._remote.request_json(
+                    "GET", path, deadline=deadline, replica=base
+                )
+            except ZephyrTimeoutError:
+                raise
+            except ZephyrError:  # no such route: another kind of server
+                continue
+            if test(reply.body):
+                return kind
+        return FALLBACK
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -227,7 +264,8 @@ class OpenAICompletionsBackend:
         if matched is not None:
             finish = "stop_sequence"
         if params.grammar is not None and finish != "length":
-            check_constrained(cut, params.grammar, self._remote.url("/v1/completions"))
+            url = self._remote.url("/v1/completions")
+            check_constrained(cut, params.grammar, url, self.server_kind)
         prompt = usage.get("prompt_tokens")
         completion = usage.get("completion_tokens")
         return Generation(
@@ -264,7 +302,7 @@ class OpenAICompletionsBackend:
         if params.stop:
             body["stop"] = list(params.stop)
         if params.grammar is not None:
-            body.update(structured_output(self.server_kind, params))
+            body.update(structured_output(await self._server_kind(deadline), params))
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -277,7 +315,7 @@ class OpenAICompletionsBackend:
         """Nothing to release: sync calls share the remote layer's own connections."""
 
 
-def check_constrained(text: str, grammar: Grammar, url: str) -> None:
+def check_constrained(text: str, grammar: Grammar, url: str, kind: str | None = None) -> None:
     """Refuse an answer that does not follow ``grammar``: the server ignored the constraint
     (an unknown field is silently dropped by most OpenAI-compatible servers)."""
     if grammar.kind == "regex":
@@ -296,8 +334,9 @@ def check_constrained(text: str, grammar: Grammar, url: str) -> None:
             )
     if not followed:
         raise ZephyrResponseError(
-            f"{url} ignored the structured-output constraint (the answer does not follow the "
-            f"{grammar.kind} grammar): check backend_kwargs server_kind (vllm, llamacpp, tgi)",
+            f"{url} ignored the structured-output constraint (asked for as a {kind} server; "
+            f"the answer does not follow the {grammar.kind} grammar): if the server is another "
+            f"kind, set backend_kwargs server_kind ({', '.join(SERVER_KINDS)})",
             url=url,
         )
 
@@ -348,6 +387,10 @@ def structured_output(kind: ServerKind, params: GenerationParams) -> dict[str, A
         key = "json" if grammar.kind == "json" else "regex"
         value: Any = grammar.schema if grammar.kind == "json" else grammar.value
         return {"structured_outputs": {key: value}}
+    if kind == "sglang":  # extra parameters of SGLang's completion request
+        if grammar.kind == "json":
+            return {"json_schema": grammar.value}
+        return {"regex": grammar.value}
     if kind == "llamacpp":
         if grammar.kind == "json":
             return {"response_format": {"type": "json_object", "schema": grammar.schema}}

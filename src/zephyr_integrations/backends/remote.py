@@ -35,14 +35,17 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import SecretStr
 
 from zephyr_integrations.backends.remote_loops import POOL
+from zephyr_integrations.backends.remote_options import (
+    DEFAULT_MAX_CONNECTIONS,
+    RemoteOptions,
+    check_url,
+)
 from zephyr_integrations.errors import (
     ZephyrConnectionError,
     ZephyrError,
@@ -53,66 +56,24 @@ from zephyr_integrations.errors import (
 )
 from zephyr_integrations.redact import redact_url
 
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "Deadline",
+    "RemoteClient",
+    "RemoteOptions",
+    "Reply",
+    "check_url",
+]
+
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _within
 else:  # pragma: no cover - aiohttp depends on async-timeout before 3.11
     from async_timeout import timeout as _within
 
 T = TypeVar("T")
-DEFAULT_MAX_CONNECTIONS = 256
 _SNIPPET = 200
 _BENCHED_FOR = 5.0
 """Seconds a replica that refused a connection is passed over (unless all are)."""
-
-
-@dataclass(frozen=True)
-class RemoteOptions:
-    """How to reach a server: a value object, validated on creation, secrets never shown.
-
-    ``base_url`` may name several replicas of one model, comma-separated (or as a list):
-    each request goes to the least busy one, and one that refuses connections is skipped.
-    """
-
-    base_url: str
-    api_key: SecretStr | None = field(default=None, repr=False)
-    timeout: float = 120.0
-    """Seconds the whole call may take (a deadline, not a per-read timeout)."""
-    max_retries: int = 2
-    backoff: float = 0.25
-    """First retry waits up to this many seconds; each retry doubles it (with jitter)."""
-    max_backoff: float = 8.0
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-
-    def __post_init__(self) -> None:
-        urls: Any = self.base_url
-        if isinstance(urls, str) and "," in urls:
-            urls = [url.strip() for url in urls.split(",")]
-        if isinstance(urls, list | tuple):
-            if not urls:
-                raise ValueError("base_url=[] is invalid: expected at least one server")
-            urls = ",".join(dict.fromkeys(check_url(url) for url in urls))
-        object.__setattr__(self, "base_url", urls if "," in str(urls) else check_url(urls))
-        if isinstance(self.api_key, str):
-            object.__setattr__(self, "api_key", SecretStr(self.api_key))
-        _positive("timeout", self.timeout)
-        _positive("backoff", self.backoff, allow_zero=True)
-        _positive("max_backoff", self.max_backoff, allow_zero=True)
-        for name in ("max_retries", "max_connections"):
-            value = getattr(self, name)
-            low = 0 if name == "max_retries" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {low}")
-
-    @property
-    def replicas(self) -> tuple[str, ...]:
-        """The servers ``base_url`` names (one, or several replicas)."""
-        return tuple(self.base_url.split(","))
-
-    def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        if self.api_key is not None:
-            headers["authorization"] = f"Bearer {self.api_key.get_secret_value()}"
-        return headers
 
 
 @dataclass(frozen=True)
@@ -436,24 +397,3 @@ class _Translated:
             raise ZephyrResponseError(
                 f"the answer from {url} could not be read ({exc!r})", url=url
             ) from exc
-
-
-def check_url(url: Any) -> str:
-    if not isinstance(url, str):
-        raise ValueError(f"base_url={url!r} is invalid: expected http(s)://host[:port]")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_url(url)
-        raise ValueError(f"base_url={shown!r} is invalid: expected http(s)://host[:port]")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"base_url={redact_url(url)!r} is invalid: {exc}") from exc
-    return url.rstrip("/")
-
-
-def _positive(name: str, value: Any, *, allow_zero: bool = False) -> None:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
-        expected = "a number >= 0" if allow_zero else "a positive number"
-        raise ValueError(f"{name}={value!r} is invalid: expected {expected}")

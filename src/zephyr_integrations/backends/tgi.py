@@ -35,10 +35,10 @@ from zephyr_integrations.backends.remote import (
     DEFAULT_MAX_CONNECTIONS,
     Deadline,
     RemoteClient,
-    RemoteOptions,
     Reply,
 )
 from zephyr_integrations.backends.remote_loops import iterate_sync, run_sync
+from zephyr_integrations.backends.remote_options import TGIOptions
 from zephyr_integrations.backends.stops import cut_at_stop
 from zephyr_integrations.backends.tgi_errors import PromptTooLongError, TGIConnectionError, TGIError
 from zephyr_integrations.backends.tgi_info import TGIInfo
@@ -99,7 +99,7 @@ class TGIBackend:
         max_backoff: float = 8.0,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        self.options = RemoteOptions(
+        self.options = TGIOptions(
             base_url=base_url,  # type: ignore[arg-type]  # a list is joined by RemoteOptions
             api_key=SecretStr(api_key) if isinstance(api_key, str) else api_key,
             timeout=timeout,
@@ -107,6 +107,7 @@ class TGIBackend:
             backoff=backoff,
             max_backoff=max_backoff,
             max_connections=max_connections,
+            truncate=truncate,
         )
         self.truncate = truncate
         self._model = model
@@ -126,7 +127,7 @@ class TGIBackend:
         return {"options": self.options, "truncate": self.truncate, "model": self._model}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        options: RemoteOptions = state["options"]
+        options: TGIOptions = state["options"]
         self.__init__(  # type: ignore[misc]
             state["model"],
             base_url=options.base_url,

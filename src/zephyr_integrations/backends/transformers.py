@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from zephyr_integrations.backends.base import (
     Generation,
@@ -30,18 +30,16 @@ from zephyr_integrations.backends.hf_files import (
     read_config,
     tokenize,
 )
-from zephyr_integrations.backends.hf_limits import BatchLimits
+from zephyr_integrations.backends.hf_options import Dtype, TransformersOptions
 from zephyr_integrations.backends.stops import StopStreamer
 
 if TYPE_CHECKING:
     from zephyr_integrations.backends.hf_engine import TransformersEngine
     from zephyr_integrations.backends.hf_sequence import Sequence as Row
 
-Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 Outcome = Generation | BaseException
 _Submitted = Any  # a submitted row, or the error that kept a request out
 
-DEFAULT_MAX_BATCH_SIZE = 64
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _ENGINES: dict[tuple[Any, ...], TransformersEngine] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -89,15 +87,17 @@ class TransformersBackend:
         max_batch_size: int | None = None,
         max_cache_tokens: int | None = None,
     ) -> None:
-        self._source = resolve_model(model)
-        if dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(
-                f"dtype={dtype!r} is invalid: expected auto, float32, bfloat16 or float16"
-            )
-        self._limits = BatchLimits(
-            DEFAULT_MAX_BATCH_SIZE if max_batch_size is None else max_batch_size,
-            max_cache_tokens,
+        self.options = TransformersOptions(
+            dtype=dtype,
+            device=device,
+            revision=revision,
+            gguf_file=gguf_file,
+            trust_remote_code=trust_remote_code,
+            max_batch_size=max_batch_size,
+            max_cache_tokens=max_cache_tokens,
         )
+        self._source = resolve_model(model)
+        self._limits = self.options.limits
         self._explicit_limits = max_batch_size is not None or max_cache_tokens is not None
         source_dir = Path(self._source)
         if gguf_file is not None and source_dir.is_dir() and not (source_dir / gguf_file).is_file():

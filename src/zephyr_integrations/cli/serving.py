@@ -27,6 +27,10 @@ def serve(
     payload_limit: Annotated[
         int, typer.Option(min=1, help="Largest request body in bytes (413 above it, as TGI).")
     ] = 2_000_000,
+    backend_option: Annotated[
+        list[str] | None,
+        typer.Option("--backend-option", "-b", help="KEY=VALUE for the backend; repeatable."),
+    ] = None,
 ) -> None:
     """Serve a model over TGI's HTTP protocol (for tests and CPU development).
 
@@ -34,7 +38,8 @@ def serve(
     ChatZephyr(backend="tgi", base_url="http://127.0.0.1:8080").
     """
     from zephyr_integrations.local_models import default_model
-    from zephyr_integrations.plugins import get_backend_factory
+    from zephyr_integrations.model_spec import parse_options
+    from zephyr_integrations.plugins import get_backend
     from zephyr_integrations.testing.tgi_server import TGIServer
 
     if not 0 < max_input_tokens < max_total_tokens:
@@ -43,10 +48,14 @@ def serve(
             f"--max-total-tokens {max_total_tokens}"
         )
     try:
-        factory = get_backend_factory(backend)
-        name = model or default_model()
-        options: dict[str, Any] = {"dtype": dtype} if backend == "transformers" else {}
-        engine = factory(model=name, **options)
+        declaration = get_backend(backend)
+        options = parse_options(backend_option or [], "--backend-option")
+        if "dtype" in (declaration.option_names or ("dtype",)):
+            options.setdefault("dtype", dtype)
+        remote = declaration.target == "base_url"
+        name = model or (None if remote else default_model())
+        engine = declaration(model=name, **options)
+        name = name or engine.model_name
         server = TGIServer(
             engine,
             model_id=name,
@@ -77,9 +86,16 @@ def chat(
     question: Annotated[str, typer.Argument(help="What to ask.")],
     model: Annotated[str | None, typer.Option(help="Model folder or Hub id.")] = None,
     backend: Annotated[
-        str, typer.Option(help="transformers, tgi, or a plugin's.")
+        str, typer.Option(help="transformers, tgi, openai, or a plugin's.")
     ] = "transformers",
-    base_url: Annotated[str | None, typer.Option(help="Server URL for backend tgi.")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="The server of a remote backend (replicas joined with |)."),
+    ] = None,
+    backend_option: Annotated[
+        list[str] | None,
+        typer.Option("--backend-option", "-b", help="KEY=VALUE for the backend; repeatable."),
+    ] = None,
     system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Most tokens to generate.")] = 256,
     temperature: Annotated[float, typer.Option(help="0 is greedy.")] = 0.0,
@@ -90,14 +106,18 @@ def chat(
     """
     from zephyr_integrations import ChatZephyr
     from zephyr_integrations.local_models import default_model
+    from zephyr_integrations.model_spec import parse_options
+    from zephyr_integrations.plugins import get_backend
 
     messages = ([("system", system)] if system else []) + [("user", question)]
     try:
-        name = model or (None if backend == "tgi" else default_model())
+        remote = get_backend(backend).target == "base_url"
+        name = model or (None if remote else default_model())
         options: dict[str, Any] = {"model": name} if name else {}
         llm = ChatZephyr(
             backend=backend,
-            base_url=base_url,
+            backend_kwargs=parse_options(backend_option or [], "--backend-option"),
+            base_url=base_url.split("|") if base_url and "|" in base_url else base_url,
             max_new_tokens=max_tokens,
             temperature=temperature,
             **options,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from zephyr_integrations.backends.base import Backend
+from zephyr_integrations.backends.declaration import BackendDeclaration
+from zephyr_integrations.backends.remote_options import OpenAIOptions
 from zephyr_integrations.hookspecs import RegisterBackend, hookimpl
 
 
@@ -39,4 +41,5 @@ def openai_backend(
 
 @hookimpl
 def register_backends(register: RegisterBackend) -> None:
-    register("openai", openai_backend)
+    summary = (openai_backend.__doc__ or "").split("\n", 1)[0]
+    register("openai", BackendDeclaration(openai_backend, OpenAIOptions, "base_url", summary))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from zephyr_integrations.backends.base import Backend
+from zephyr_integrations.backends.declaration import BackendDeclaration
+from zephyr_integrations.backends.remote_options import TGIOptions
 from zephyr_integrations.hookspecs import RegisterBackend, hookimpl
 
 
@@ -39,4 +41,5 @@ def tgi_backend(
 
 @hookimpl
 def register_backends(register: RegisterBackend) -> None:
-    register("tgi", tgi_backend)
+    summary = (tgi_backend.__doc__ or "").split("\n", 1)[0]
+    register("tgi", BackendDeclaration(tgi_backend, TGIOptions, "base_url", summary))

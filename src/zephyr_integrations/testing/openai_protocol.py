@@ -7,8 +7,9 @@ there, streams end with ``data: [DONE]`` (after a ``choices: []`` usage chunk wh
 ``stream_options.include_usage`` is set). Errors are ``{"error": {"message", "type", "param",
 "code"}}``. Contract-checked against bodies recorded from vLLM 0.32
 (``tests/integration/data/vllm_completions.json``). Structured output: vLLM's
-``structured_outputs`` (``json`` / ``regex``); the legacy ``guided_json`` is ignored, as current
-vLLM does.
+``structured_outputs`` (``json`` / ``regex``), or TGI's ``response_format`` (``type``, ``value``);
+the legacy ``guided_json`` is ignored, as current vLLM does. ``n`` completions per request
+(non-streamed), each sampled with its own seed.
 """
 
 from __future__ import annotations
@@ -36,17 +37,18 @@ def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
     max_tokens = body.get("max_tokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise error(f"max_tokens must be at least 1, got {max_tokens}.", 400, "max_tokens")
-    if body.get("n", 1) != 1:
-        raise error("this test server generates one choice per request (n=1)", 400, "n")
     stop = body.get("stop") or []
     stop = [stop] if isinstance(stop, str) else list(stop)
     temperature = body.get("temperature", 1.0)
     structured = body.get("structured_outputs") or {}
+    tgi_format = body.get("response_format") or {}  # TGI's /v1 shape: {"type", "value"}
     grammar = None
     if "json" in structured:
         grammar = tgi.Grammar("json", structured["json"])
     elif "regex" in structured:
         grammar = tgi.Grammar("regex", structured["regex"])
+    elif isinstance(tgi_format, dict) and tgi_format.get("type") in ("json", "regex"):
+        grammar = tgi.Grammar(tgi_format["type"], tgi_format.get("value"))
     sampling = bool(temperature)
     parameters = tgi.Parameters(
         temperature=temperature if sampling else None,
@@ -66,6 +68,19 @@ def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
     )
 
 
+def choices(body: Json) -> int:
+    """``n``: how many completions one request asks for (vLLM's 400 when out of range)."""
+    n = body.get("n", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise error(f"n must be an integer in [1, {MAX_N}], got {n!r}.", 400, "n")
+    if n > 1 and body.get("stream"):
+        raise error("this test server streams one choice per request (n=1)", 400, "n")
+    return n
+
+
+MAX_N = 16
+
+
 def finish(finish_reason: str) -> str:
     return "length" if finish_reason == "length" else "stop"
 
@@ -77,11 +92,15 @@ def _envelope(model: str, created: int, choices: list[Json]) -> Json:
     }
 
 
-def completion(model: str, created: int, text: str, finish_reason: str, stop_reason: str | None,
+def completion(model: str, created: int, outcomes: list[tuple[str, str, str | None]],
                prompt: int, generated: int) -> Json:  # fmt: skip
-    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish(finish_reason)}
-    choice["stop_reason"] = stop_reason
-    return _envelope(model, created, [choice]) | {"usage": tgi.usage(prompt, generated)}
+    """One choice per (text, finish reason, stop string) of ``outcomes``."""
+    listed = [
+        {"index": index, "text": text, "logprobs": None, "finish_reason": finish(reason),
+         "stop_reason": stop}
+        for index, (text, reason, stop) in enumerate(outcomes)
+    ]  # fmt: skip
+    return _envelope(model, created, listed) | {"usage": tgi.usage(prompt, generated)}
 
 
 def chunk(model: str, created: int, text: str, finish_reason: str | None,

@@ -120,6 +120,9 @@ class TGIServer:
         self._eos: tuple[int, str] | None = None
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.ignores_structured_output = False
+        """Drop ``/v1/completions``' structured-output fields, as a server that does not know
+        them (vLLM's legacy ``guided_json``) answers with unconstrained text."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -356,16 +359,19 @@ class TGIServer:
         """OpenAI's ``/v1/completions`` as vLLM answers it (see :mod:`.openai_protocol`)."""
         from zephyr_integrations.testing import openai_protocol as oai
 
-        call = oai.parse_completion(tgi.parse_json_body(raw, h.headers["content-type"]),
-                                    self.model_id)  # fmt: skip
+        body = tgi.parse_json_body(raw, h.headers["content-type"])
+        call, n = oai.parse_completion(body, self.model_id), oai.choices(body)
+        if self.ignores_structured_output:  # as a server that drops a field it does not know
+            free = dataclasses.replace(call.parameters, grammar=None)
+            call = dataclasses.replace(call, parameters=free)
         created = int(time.time())
         try:
             if not call.stream:
-                plan, done = self._run(call)
-                counts = plan.input_length, done.completion_tokens
-                body = oai.completion(self.model_id, created, done.text, done.finish_reason,
-                                      done.stop_sequence, *counts)  # fmt: skip
-                h.reply(200, body)
+                runs = [self._run(_nth_seed(call, i)) for i in range(n)]
+                outcomes = [(g.text, str(g.finish_reason), g.stop_sequence) for _, g in runs]
+                tokens = sum(g.completion_tokens for _, g in runs)
+                h.reply(200, oai.completion(self.model_id, created, outcomes,
+                                            runs[0][0].input_length, tokens))  # fmt: skip
                 return
             with self._slot():
                 plan = self._plan(call)
@@ -571,6 +577,15 @@ _GENERATION_ROUTES = frozenset(
 )
 _IN_BAND = frozenset({422, 424, 429, 500})
 """Statuses TGI's router raises itself: on ``/generate_stream`` they arrive as events."""
+
+
+def _nth_seed(call: tgi.GenerateCall, index: int) -> tgi.GenerateCall:
+    """The ``index``-th of ``n`` completions: its own seed, so sampled choices differ."""
+    seed = call.parameters.seed
+    if index == 0 or seed is None:
+        return call
+    own = dataclasses.replace(call.parameters, seed=seed + index)
+    return dataclasses.replace(call, parameters=own)
 
 
 def _headers(plan: tgi.Plan, generation: Generation) -> dict[str, str]:
