@@ -35,6 +35,7 @@ from zephyr_integrations.backends.base import (
     GenerationRequest,
     Grammar,
     GrammarError,
+    agenerate_n,
 )
 from zephyr_integrations.backends.declaration import BackendDeclaration
 from zephyr_integrations.backends.grammar import close_objects, limit_string_lengths
@@ -306,6 +307,18 @@ class ChatZephyr(SerializableChat, TracedChat, LocalBatching, BaseChatModel):
         if generation is None:
             generation = (await self._backend.agenerate([request]))[0]
         return to_result(generation, kwargs, self.model)
+
+    async def acandidates(
+        self, input: LanguageModelInput, n: int, **kwargs: Any
+    ) -> list[AIMessage]:
+        """``n`` answers to ``input`` (candidates for preference data) in one backend call: one
+        request with ``n`` where the server can (vLLM, SGLang), else ``n`` requests with seeds
+        ``seed``, ``seed + 1``, ... Options as for ``ainvoke``."""
+        messages = self._convert_input(input).to_messages()
+        request = self._request(messages, kwargs.pop("stop", None), **kwargs)
+        found = await agenerate_n(self._backend, request, n)
+        return [cast(AIMessage, to_result(g, kwargs, self.model).generations[0].message)
+                for g in found]  # fmt: skip
 
     def _stream(
         self,

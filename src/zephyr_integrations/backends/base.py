@@ -7,6 +7,7 @@ ended and exact token counts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -181,6 +182,11 @@ class Backend(Protocol):
     without it, ChatZephyr refuses requests that need one rather than drop the constraint.
     ``stream`` yields :class:`TextDelta` pieces and ends with one whose ``generation`` is set.
     Closing a stream early must stop the work behind it.
+
+    Candidates: a backend whose server returns several completions of one prompt in one request
+    (OpenAI's ``n``) says so with ``async def agenerate_n(request, n) -> list[Generation]``;
+    for any other, `agenerate_n` below fans out ``n`` requests (seeds ``seed``, ``seed + 1``,
+    ... when a seed is set, so sampled candidates differ and are reproducible).
     """
 
     @property
@@ -193,6 +199,28 @@ class Backend(Protocol):
     def stream(self, request: GenerationRequest) -> Iterator[TextDelta]: ...
 
     def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]: ...
+
+
+MAX_CANDIDATES = 128
+
+
+def nth_seed(params: GenerationParams, index: int) -> GenerationParams:
+    """The parameters of candidate ``index``: ``seed + index`` when a seed is set."""
+    if params.seed is None or index == 0:
+        return params
+    return dataclasses.replace(params, seed=(params.seed + index) % 2**64)
+
+
+async def agenerate_n(backend: Backend, request: GenerationRequest, n: int) -> list[Generation]:
+    """``n`` completions of ``request``: in one request where the backend can
+    (``agenerate_n``), else ``n`` requests with distinct seeds given together."""
+    _check_int("n", n, 1, MAX_CANDIDATES)
+    own = getattr(backend, "agenerate_n", None)
+    if own is not None:
+        generations: list[Generation] = await own(request, n)
+        return generations
+    requests = [GenerationRequest(request.prompt, nth_seed(request.params, i)) for i in range(n)]
+    return await backend.agenerate(requests)
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:

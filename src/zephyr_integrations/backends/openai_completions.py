@@ -12,11 +12,9 @@ with a ``value``. Pooling, deadlines, retries and errors are the remote layer's.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -25,8 +23,13 @@ from zephyr_integrations.backends.base import (
     Generation,
     GenerationParams,
     GenerationRequest,
-    Grammar,
     TextDelta,
+    nth_seed,
+)
+from zephyr_integrations.backends.openai_structured import (
+    ServerKind,
+    check_constrained,
+    structured_output,
 )
 from zephyr_integrations.backends.remote import (
     DEFAULT_MAX_CONNECTIONS,
@@ -53,8 +56,13 @@ from zephyr_integrations.errors import (
 from zephyr_integrations.redact import redact_url
 
 logger = logging.getLogger(__name__)
-ServerKind = Literal["vllm", "sglang", "llamacpp", "tgi"]
-__all__ = ["SERVER_KINDS", "OpenAICompletionsBackend", "ServerKind"]
+__all__ = [
+    "SERVER_KINDS",
+    "OpenAICompletionsBackend",
+    "ServerKind",
+    "check_constrained",
+    "structured_output",
+]
 
 
 class OpenAICompletionsBackend:
@@ -201,10 +209,49 @@ class OpenAICompletionsBackend:
             reply = await self._remote.request_json(
                 "POST", "/v1/completions", body, deadline=deadline
             )
-        choice, usage = _read_completion(reply.body, reply.url)
+        choices, usage = _read_choices(reply.body, reply.url)
+        choice = choices[0]
         return self._generation(
             str(choice["text"]), choice.get("finish_reason"), choice, usage, request.params
         )
+
+    async def agenerate_n(self, request: GenerationRequest, n: int) -> list[Generation]:
+        """``n`` sampled completions of ``request`` in one request (OpenAI's ``n``: vLLM and
+        SGLang batch them). Per-candidate token counts come from the choices' ``logprobs``;
+        a server that answers fewer choices (llama.cpp ignores ``n``) is asked for the rest
+        with seeds ``seed + k``. Greedy candidates are asked for one request each."""
+        if n == 1 or request.params.greedy:
+            requests = [GenerationRequest(request.prompt, nth_seed(request.params, i))
+                        for i in range(n)]  # fmt: skip
+            return await self.agenerate(requests)
+        deadline = self._remote.deadline(request.params.timeout)
+        body = await self._body(request, deadline, stream=False)
+        body |= {"n": n, "logprobs": 0}
+        with _RouteNamed(self._remote.url("/v1/completions")):
+            reply = await self._remote.request_json(
+                "POST", "/v1/completions", body, deadline=deadline
+            )
+        choices, usage = _read_choices(reply.body, reply.url)
+        choices = sorted(choices[:n], key=lambda c: c.get("index", 0))
+        total = usage.get("completion_tokens")
+        generations = []
+        for k, choice in enumerate(choices):
+            tokens = (choice.get("logprobs") or {}).get("tokens")
+            counted: int | None = None
+            if isinstance(tokens, list):
+                counted = len(tokens)
+            elif isinstance(total, int):  # no per-choice count: the server's total, shared out
+                counted = total // len(choices) + (k < total % len(choices))
+            share = {"prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": counted}
+            reason = choice.get("finish_reason")
+            generations.append(
+                self._generation(str(choice["text"]), reason, choice, share, request.params)
+            )
+        if len(generations) < n:
+            rest = [GenerationRequest(request.prompt, nth_seed(request.params, i))
+                    for i in range(len(generations), n)]  # fmt: skip
+            generations += await self.agenerate(rest)
+        return generations
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[TextDelta]:
         deadline = self._remote.deadline(request.params.timeout)
@@ -315,42 +362,6 @@ class OpenAICompletionsBackend:
         """Nothing to release: sync calls share the remote layer's own connections."""
 
 
-def check_constrained(text: str, grammar: Grammar, url: str, kind: str | None = None) -> None:
-    """Refuse an answer that does not follow ``grammar``: the server ignored the constraint
-    (an unknown field is silently dropped by most OpenAI-compatible servers)."""
-    if grammar.kind == "regex":
-        followed = re.fullmatch(grammar.value, text) is not None
-    else:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            followed = False
-        else:
-            expected = grammar.schema.get("type")
-            followed = (
-                expected is None
-                or _JSON_TYPES.get(str(expected)) is None
-                or (isinstance(value, _JSON_TYPES[str(expected)]))
-            )
-    if not followed:
-        raise ZephyrResponseError(
-            f"{url} ignored the structured-output constraint (asked for as a {kind} server; "
-            f"the answer does not follow the {grammar.kind} grammar): if the server is another "
-            f"kind, set backend_kwargs server_kind ({', '.join(SERVER_KINDS)})",
-            url=url,
-        )
-
-
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "boolean": bool,
-    "integer": int,
-    "number": (int, float),
-}
-
-
 class _RouteNamed:
     """A 404 that is not about the model: the server has no ``/v1/completions``."""
 
@@ -379,26 +390,6 @@ async def _chain(first: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[An
         yield item
 
 
-def structured_output(kind: ServerKind, params: GenerationParams) -> dict[str, Any]:
-    """The request fields that constrain decoding on a server of ``kind``."""
-    grammar = params.grammar
-    assert grammar is not None
-    if kind == "vllm":
-        key = "json" if grammar.kind == "json" else "regex"
-        value: Any = grammar.schema if grammar.kind == "json" else grammar.value
-        return {"structured_outputs": {key: value}}
-    if kind == "sglang":  # extra parameters of SGLang's completion request
-        if grammar.kind == "json":
-            return {"json_schema": grammar.value}
-        return {"regex": grammar.value}
-    if kind == "llamacpp":
-        if grammar.kind == "json":
-            return {"response_format": {"type": "json_object", "schema": grammar.schema}}
-        raise ZephyrResponseError("llama.cpp takes GBNF grammars, not regular expressions")
-    value = grammar.schema if grammar.kind == "json" else grammar.value
-    return {"response_format": {"type": grammar.kind, "value": value}}
-
-
 def _model_ids(reply: Reply) -> list[str]:
     data = reply.body.get("data") if isinstance(reply.body, dict) else None
     ids = [str(m.get("id")) for m in data or [] if isinstance(m, dict)]
@@ -407,17 +398,18 @@ def _model_ids(reply: Reply) -> list[str]:
     return ids
 
 
-def _read_completion(body: Any, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_choices(body: Any, url: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     choices = body.get("choices") if isinstance(body, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    if not isinstance(choices, list) or not choices:
         raise ZephyrResponseError(
             f"the answer from {url} is not a completion: field 'choices' is missing", url=url
         )
-    choice = choices[0]
-    if not isinstance(choice.get("text"), str):
-        raise ZephyrResponseError(
-            f"the answer from {url} is not a completion: field 'choices[0].text' is missing",
-            url=url,
-        )
+    for index, choice in enumerate(choices):
+        if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
+            raise ZephyrResponseError(
+                f"the answer from {url} is not a completion: field 'choices[{index}].text' is "
+                "missing",
+                url=url,
+            )
     usage = body.get("usage")
-    return choice, usage if isinstance(usage, dict) else {}
+    return choices, usage if isinstance(usage, dict) else {}

@@ -21,10 +21,25 @@ from zephyr_integrations.model_spec import parse_model_spec
 def collect(
     prompts: Annotated[Path, typer.Argument(help="Prompts: .jsonl, .csv, .parquet or a folder.")],
     model: Annotated[
-        list[str], typer.Option("--model", "-m", help="KIND:TARGET[,key=value...]; repeatable.")
+        list[str],
+        typer.Option(
+            "--model",
+            "-m",
+            help="KIND:TARGET[,key=value...]; repeatable. KIND: a registered backend (tgi, "
+            "openai, transformers, a plugin's) or import. TARGET: the server (replicas of one "
+            "model joined with |, e.g. 'tgi:http://a:8080|http://b:8080') or the model. Keys: "
+            "the backend's options, sampling parameters, label, n, api_key.",
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Candidates (JSON lines).")],
-    n: Annotated[int, typer.Option("-n", min=1, help="Answers per prompt from each model.")] = 1,
+    n: Annotated[
+        int,
+        typer.Option(
+            "-n",
+            min=1,
+            help="Answers per prompt from each model (one request with n on vLLM/SGLang).",
+        ),
+    ] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight at once.")] = 16,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries of a failed call.")] = 2,
     split: Annotated[str | None, typer.Option(help="Split of a saved DatasetDict.")] = None,
@@ -34,6 +49,7 @@ def collect(
 
     Example: zephyr collect prompts.jsonl -m tgi:http://127.0.0.1:8080,temperature=0.7 -n 4
     -o candidates.jsonl. Run it again after an interruption: done answers are skipped.
+    Replicas: -m 'openai:http://10.0.0.1:8000|http://10.0.0.2:8000,temperature=0.7'.
     """
     from zephyr_integrations.preferences.checkpoint import CheckpointError
     from zephyr_integrations.preferences.collect import CollectError, Generator

@@ -141,6 +141,22 @@ async def acollect(
             retry_wait=retry_wait,
         )
 
+    async def call_n(generator: Generator, prompt: Prompt, samples: tuple[int, ...]) -> Any:
+        """Samples ``samples`` (consecutive) in one call of a model that has ``acandidates``
+        (ChatZephyr: one request with ``n`` on vLLM / SGLang); seeds as one call per sample."""
+        params = sample_params(generator.params, samples[0])
+        messages = _to_langchain(prompt.messages)
+        model: Any = generator.model
+        answers = await with_retries(
+            lambda: model.acandidates(messages, len(samples), **params),
+            max_retries=max_retries,
+            retry_wait=retry_wait,
+        )
+        if len(answers) != len(samples) or not all(isinstance(a, AIMessage) for a in answers):
+            raise TypeError(f"{type(model).__name__}.acandidates did not return {len(samples)} "
+                            "AIMessages")  # fmt: skip
+        return answers
+
     names, probes = await _names(generators, items[0], call)
     log = CheckpointLog(report.output, _key, fsync_every=fsync_every)
     done = log.open()
@@ -157,35 +173,56 @@ async def acollect(
 
         for index, message in probes.items():
             keep(candidate_row(items[0], names[index], 0, generators[index].params, message))
-        pending = [
-            (index, prompt, sample)
-            for prompt in items
-            for index, generator in enumerate(generators)
-            for sample in range(generator.n or n)
-            if (prompt.prompt_id, names[index], sample) not in done
-            and not (sample == 0 and prompt is items[0] and index in probes)
-        ]
+        jobs = []  # (generator, prompt, samples): candidates asked for in one call
+        for prompt in items:
+            for index, generator in enumerate(generators):
+                missing = [
+                    sample
+                    for sample in range(generator.n or n)
+                    if (prompt.prompt_id, names[index], sample) not in done
+                    and not (sample == 0 and prompt is items[0] and index in probes)
+                ]
+                if hasattr(generator.model, "acandidates"):
+                    jobs += [(index, prompt, run) for run in _runs(missing)]
+                else:
+                    jobs += [(index, prompt, (sample,)) for sample in missing]
 
-        async def work(job: tuple[int, Prompt, int]) -> None:
-            index, prompt, sample = job
+        async def work(job: tuple[int, Prompt, tuple[int, ...]]) -> None:
+            index, prompt, samples = job
             generator = generators[index]
             try:
-                message = await call(generator, prompt, sample)
+                if len(samples) == 1:
+                    messages = [await call(generator, prompt, samples[0])]
+                else:
+                    messages = await call_n(generator, prompt, samples)
             except Exception as exc:  # recorded, not raised: the other calls go on
                 error = f"{type(exc).__name__}: {exc}"
-                report.failures.append(
+                report.failures += [
                     Failure(prompt.prompt_id, names[index], sample, prompt.where, error)
-                )
+                    for sample in samples
+                ]
                 return
-            keep(candidate_row(prompt, names[index], sample, generator.params, message))
+            for sample, message in zip(samples, messages, strict=True):
+                keep(candidate_row(prompt, names[index], sample, generator.params, message))
 
-        async with progress_bar("collecting", len(pending), enabled=progress) as advance:
-            await run_all(pending, work, concurrency=concurrency, on_done=advance)
+        async with progress_bar("collecting", len(jobs), enabled=progress) as advance:
+            await run_all(jobs, work, concurrency=concurrency, on_done=advance)
         log.finish(order=_order(items, names))
     finally:
         log.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _runs(samples: list[int]) -> list[tuple[int, ...]]:
+    """``samples`` as runs of consecutive numbers: [0, 1, 3] -> [(0, 1), (3,)]."""
+    runs: list[list[int]] = []
+    for sample in samples:
+        if runs and runs[-1][-1] == sample - 1:
+            runs[-1].append(sample)
+        else:
+            runs.append([sample])
+    return [tuple(run) for run in runs]
 
 
 def sample_params(params: Mapping[str, Any], sample: int) -> dict[str, Any]:

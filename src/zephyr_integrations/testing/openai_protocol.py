@@ -92,13 +92,17 @@ def _envelope(model: str, created: int, choices: list[Json]) -> Json:
     }
 
 
-def completion(model: str, created: int, outcomes: list[tuple[str, str, str | None]],
-               prompt: int, generated: int) -> Json:  # fmt: skip
-    """One choice per (text, finish reason, stop string) of ``outcomes``."""
+Outcome = tuple[str, str, str | None, list[str] | None]
+"""A choice: text, finish reason, stop string, and its tokens when ``logprobs`` was asked."""
+
+
+def completion(model: str, created: int, outcomes: list[Outcome], prompt: int,
+               generated: int) -> Json:  # fmt: skip
+    """One choice per outcome; ``logprobs`` as vLLM gives them (``tokens`` per choice)."""
     listed = [
-        {"index": index, "text": text, "logprobs": None, "finish_reason": finish(reason),
-         "stop_reason": stop}
-        for index, (text, reason, stop) in enumerate(outcomes)
+        {"index": index, "text": text, "logprobs": _logprobs(tokens),
+         "finish_reason": finish(reason), "stop_reason": stop}
+        for index, (text, reason, stop, tokens) in enumerate(outcomes)
     ]  # fmt: skip
     return _envelope(model, created, listed) | {"usage": tgi.usage(prompt, generated)}
 
@@ -113,3 +117,11 @@ def chunk(model: str, created: int, text: str, finish_reason: str | None,
 
 def usage_chunk(model: str, created: int, prompt: int, generated: int) -> Json:
     return _envelope(model, created, []) | {"usage": tgi.usage(prompt, generated)}
+
+
+def _logprobs(tokens: list[str] | None) -> Json | None:
+    if tokens is None:
+        return None
+    offsets = [sum(len(t) for t in tokens[:k]) for k in range(len(tokens))]
+    return {"text_offset": offsets, "token_logprobs": [0.0] * len(tokens), "tokens": tokens,
+            "top_logprobs": [{t: 0.0} for t in tokens]}  # fmt: skip

@@ -368,7 +368,9 @@ class TGIServer:
         try:
             if not call.stream:
                 runs = [self._run(_nth_seed(call, i)) for i in range(n)]
-                outcomes = [(g.text, str(g.finish_reason), g.stop_sequence) for _, g in runs]
+                outcomes = [(g.text, str(g.finish_reason), g.stop_sequence,
+                             self._tokens(g) if body.get("logprobs") is not None else None)
+                            for _, g in runs]  # fmt: skip
                 tokens = sum(g.completion_tokens for _, g in runs)
                 h.reply(200, oai.completion(self.model_id, created, outcomes,
                                             runs[0][0].input_length, tokens))  # fmt: skip
@@ -516,6 +518,11 @@ class TGIServer:
         else:
             last = self._token((pending or "") + stop)
         yield _Event(last, generation, generation.text + stop)
+
+    def _tokens(self, generation: Generation) -> list[str]:
+        """The generated tokens' texts (EOS as ``""``), for ``logprobs``."""
+        texts = [t for _, t, start, stop in self.tokenize(generation.text) if stop > start]
+        return texts + [""] * max(0, generation.completion_tokens - len(texts))
 
     def _token(self, text: str) -> tgi.Json:
         ids = [i for i, _, start, stop in self.tokenize(text) if stop > start]
