@@ -154,6 +154,14 @@ def test_a_server_without_completions_is_named() -> None:
             llm.invoke("hi")
         with pytest.raises(ZephyrModelNotFoundError, match="not OpenAI-compatible"):
             list(llm.stream("hi"))
+    with FaultyServer("not_found", route="/v1/models") as server:
+        llm = ChatZephyr(backend="openai", base_url=server.url, max_retries=0)
+        with pytest.raises(ZephyrModelNotFoundError) as error:
+            llm.invoke("hi")
+        assert str(error.value) == (
+            f"{server.url}/v1/models does not exist (HTTP 404): the server is not "
+            "OpenAI-compatible, or an old TGI (use backend='tgi')"
+        )
 
 
 def test_a_server_that_ignores_structured_output_is_refused(server: TGIServer) -> None:

@@ -180,3 +180,12 @@ def test_a_second_writer_is_refused(tmp_path: Path) -> None:
 
 def _prompt(text: str) -> Prompt:
     return Prompt(prompt_id(text), text, [{"role": "user", "content": text}], f"test:{text}")
+
+
+def test_a_prompts_missing_samples_are_asked_in_consecutive_runs() -> None:
+    from zephyr_integrations.backends.base import MAX_CANDIDATES
+    from zephyr_integrations.preferences.collect import _runs
+
+    assert _runs([0, 1, 3, 4, 5, 7]) == [(0, 1), (3, 4, 5), (7,)]
+    assert [len(run) for run in _runs(list(range(300)))] == [MAX_CANDIDATES, MAX_CANDIDATES, 44]
+    assert _runs([]) == []

@@ -131,18 +131,19 @@ class OpenAICompletionsBackend:
         if self._checked is not None:
             return self._checked
         replicas = self._remote.replicas
-        replies = await asyncio.gather(
-            *(self._remote.request_json("GET", "/v1/models", deadline=deadline, replica=url)
-              for url in replicas),
-            return_exceptions=len(replicas) > 1,
-        )  # fmt: skip
+        with _RouteNamed(self._remote.url("/v1/models"), "or an old TGI (use backend='tgi')"):
+            replies = await asyncio.gather(
+                *(self._remote.request_json("GET", "/v1/models", deadline=deadline, replica=url)
+                  for url in replicas),
+                return_exceptions=len(replicas) > 1,
+            )  # fmt: skip
+            if not any(isinstance(r, Reply) for r in replies):
+                raise next(r for r in replies if isinstance(r, BaseException))
         served = {
             redact_url(r.url.removesuffix("/v1/models")): _model_ids(r)
             for r in replies
             if isinstance(r, Reply)
         }
-        if not served:
-            raise next(r for r in replies if isinstance(r, BaseException))
         self._models_seen = next(r for r in replies if isinstance(r, Reply))
         wanted = self._model or next(iter(served.values()))[0]
         lacking = [url for url, ids in served.items() if wanted not in ids]
@@ -363,22 +364,27 @@ class OpenAICompletionsBackend:
 
 
 class _RouteNamed:
-    """A 404 that is not about the model: the server has no ``/v1/completions``."""
+    """A 404 that is not about the model: the server has no such route (``/v1/completions``,
+    ``/v1/models``), named with what it means."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, hint: str = "or serves chat only") -> None:
         self.url = url
+        self.hint = hint
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        if isinstance(exc, ZephyrModelNotFoundError) and "model" not in str(
-            exc.server_message or ""
+        if (
+            isinstance(exc, ZephyrModelNotFoundError)
+            and exc.status == 404
+            and "model" not in str(exc.server_message or "")
         ):
+            url = exc.url or self.url
             raise ZephyrModelNotFoundError(
-                f"{self.url} does not exist (HTTP 404): the server is not OpenAI-compatible, "
-                "or serves chat only",
-                url=self.url,
+                f"{url} does not exist (HTTP 404): the server is not OpenAI-compatible, "
+                f"{self.hint}",
+                url=url,
                 status=404,
             ) from exc
 

@@ -27,6 +27,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 
+from zephyr_integrations.backends.base import MAX_CANDIDATES
 from zephyr_integrations.preferences.checkpoint import CheckpointLog, Row
 from zephyr_integrations.preferences.fanout import progress_bar, run_all, with_retries
 from zephyr_integrations.preferences.prompts import Duplicate, Prompt, PromptSet
@@ -215,10 +216,11 @@ async def acollect(
 
 
 def _runs(samples: list[int]) -> list[tuple[int, ...]]:
-    """``samples`` as runs of consecutive numbers: [0, 1, 3] -> [(0, 1), (3,)]."""
+    """``samples`` as runs of consecutive numbers, at most `MAX_CANDIDATES` long:
+    [0, 1, 3] -> [(0, 1), (3,)]."""
     runs: list[list[int]] = []
     for sample in samples:
-        if runs and runs[-1][-1] == sample - 1:
+        if runs and runs[-1][-1] == sample - 1 and len(runs[-1]) < MAX_CANDIDATES:
             runs[-1].append(sample)
         else:
             runs.append([sample])
