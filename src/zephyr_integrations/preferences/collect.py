@@ -51,7 +51,9 @@ class Generator:
     ``params`` go to ``model.ainvoke(messages, **params)`` and onto each row; a ``seed`` becomes
     ``seed + sample`` so the N samples differ. ``label`` names the model in the rows (by default
     the ``model_name`` the model reports in ``response_metadata``); two generators need distinct
-    names. ``n`` overrides the run's candidates per prompt for this model.
+    names. ``n`` overrides the run's candidates per prompt for this model. A model with
+    ``acandidates`` (ChatZephyr) is asked for a prompt's missing candidates in one call (one
+    request with ``n`` on vLLM / SGLang); others get one ``ainvoke`` per candidate.
     """
 
     model: BaseChatModel
