@@ -5,6 +5,7 @@ against a real vLLM (only the request counting below needs the project's server)
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,30 @@ def test_out_of_range_n_is_named(server: TGIServer) -> None:
 def test_the_replica_spelling_is_in_the_help() -> None:
     code, output = zephyr("collect", "--help")
     assert code == 0 and "joined with |" in output and "http://10.0.0.2:8000" in output
+
+
+def test_collect_over_three_replicas_one_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(TGIServer(SeededBackend(), model_id="smollm2"))
+                   for _ in range(3)]  # fmt: skip
+        for server in servers:
+            server.latency = 0.02
+        urls = [s.url for s in servers]
+
+        def kill_when_busy() -> None:
+            deadline = time.monotonic() + 20
+            while len(posts(servers[1], "/generate")) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            servers[1].stop()
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        spec = f"tgi:{'|'.join(urls)},temperature=0.8,seed=1,max_retries=3"
+        rows = collect_candidates(spec, tmp_path, n=3, prompts=40)
+        killer.join()
+        served = [len(posts(s, "/generate")) for s in servers]
+    assert served[1] >= 5 and served[0] + served[2] > 60, served
+    assert len(rows) == 120 and all(r["response"] for r in rows)

@@ -116,10 +116,13 @@ class Shout:
         return self.generate(requests)
 
     def stream(self, request):
-        yield TextDelta(generation=self._one(request))
+        generation = self._one(request)
+        yield TextDelta(generation.text)
+        yield TextDelta(generation=generation)
 
     async def astream(self, request):
-        yield TextDelta(generation=self._one(request))
+        for delta in self.stream(request):
+            yield delta
 
 
 @hookimpl
@@ -178,3 +181,12 @@ def test_a_third_party_backend_runs_in_zephyr_collect(
                   "-o", str(tmp_path / "x.jsonl"))  # fmt: skip
     assert long.returncode == 2 and "prefix='0123456789ab' is invalid" in long.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_third_party_backend_in_zephyr_chat(shout_plugin: dict[str, str]) -> None:
+    answer = zephyr(shout_plugin, "chat", "hello", "--backend", "shout", "--model", "m",
+                    "-b", "prefix=RE:")  # fmt: skip
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "RE:HELLO seed=None"
+    bad = zephyr(shout_plugin, "chat", "hello", "--backend", "shout", "-b", "loud=1")
+    assert bad.returncode == 2 and "'loud' is not an option of backend 'shout'" in bad.stderr

@@ -70,11 +70,14 @@ def serve(
         raise failure(exc, f"cannot serve on {host}:{port}: ") from exc
     except ValueError as exc:
         raise failure(exc) from exc
-    err.print(f"serving [bold]{name}[/bold] over the TGI protocol at [bold]{server.url}[/bold]")
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # before the URL is announced
+    err.print(f"serving [bold]{name}[/bold] over the TGI protocol at [bold]{server.url}[/bold]")
     try:
-        stopped.wait()
+        # Woken now and then: a signal delivered to a server thread runs its Python handler
+        # only when the main thread runs bytecode, which a bare wait() never does.
+        while not stopped.wait(0.2):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
