@@ -1,15 +1,18 @@
-"""The one plugin manager, and the registries it fills: backends, binarizers, exporters."""
+"""The one plugin manager, and the registries it fills: backends, binarizers, exporters, judges."""
 
 from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from zephyr_integrations import hookspecs
-from zephyr_integrations.hookspecs import BackendFactory, Binarizer, Exporter
+from zephyr_integrations.hookspecs import BackendFactory, Binarizer, JudgeFactory
+
+if TYPE_CHECKING:
+    from zephyr_integrations.preferences.export import Exporter
 
 DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.transformers_backend",
@@ -17,6 +20,7 @@ DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.openai_backend",
     "zephyr_integrations.default_plugins.binarizers",
     "zephyr_integrations.default_plugins.exporters",
+    "zephyr_integrations.default_plugins.judges",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -48,6 +52,10 @@ class UnknownBinarizerError(UnknownNameError):
 
 class UnknownExporterError(UnknownNameError):
     """An export format no plugin registered."""
+
+
+class UnknownJudgeError(UnknownNameError):
+    """A judge no plugin registered."""
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -84,6 +92,12 @@ def exporters() -> dict[str, Exporter]:
     """Every registered export format, by name."""
     load_plugins()
     return _collect("register_exporters", "exporter", tuple(pm.get_plugins()))
+
+
+def judge_factories() -> dict[str, JudgeFactory]:
+    """Every registered judge, by name."""
+    load_plugins()
+    return _collect("register_judges", "judge", tuple(pm.get_plugins()))
 
 
 @cache
@@ -129,3 +143,8 @@ def get_binarizer(name: str) -> Binarizer:
 def get_exporter(name: str) -> Exporter:
     exporter: Exporter = _lookup(exporters(), "exporter", name, UnknownExporterError)
     return exporter
+
+
+def get_judge_factory(name: str) -> JudgeFactory:
+    factory: JudgeFactory = _lookup(judge_factories(), "judge", name, UnknownJudgeError)
+    return factory

@@ -57,9 +57,9 @@ def _binarize(
     score_range = None if low is None or high is None else (low, high)
     try:
         options = BinarizeOptions(strategy, min_margin, ties, seed, score_range)  # type: ignore[arg-type]
-        get_binarizer(strategy)
+        chooser = get_binarizer(strategy)
         rows = read_preferences(source)
-        result = binarize(rows, options)
+        result = binarize(rows, options, strategy=chooser)
     except (InputError, UnknownNameError, ValueError) as exc:
         raise failure(exc) from exc
     dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items()))
@@ -153,7 +153,7 @@ def export_command(
     if push_to_hub and format not in ("hub", "trl"):
         raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub/trl")
     try:
-        get_exporter(format)
+        writer = get_exporter(format)
         if not 0 <= test_size < 1:
             raise ValueError(f"--test-size {test_size}: must be a fraction in [0, 1)")
         checks.output_folder(output, "--output", overwrite=overwrite)
@@ -166,7 +166,7 @@ def export_command(
     try:
         splits = make_splits(result.pairs, test_size=test_size, seed=seed, sft=sft, gen=gen)
         about = Provenance.from_result(result, test_size=test_size, license=license)
-        export(splits, output, format=format, about=about, overwrite=overwrite)
+        export(splits, output, writer, about=about, overwrite=overwrite)
     except (ExportError, UnknownNameError, ValueError, OSError) as exc:
         raise failure(exc) from exc
     counts = ", ".join(f"{name} {t.num_rows}" for name, t in splits.items())

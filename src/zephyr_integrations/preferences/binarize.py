@@ -20,9 +20,14 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from zephyr_integrations.hookspecs import Binarizer
 from zephyr_integrations.preferences.schema import CONVERSATION, META_SCHEMA, PAIR_SCHEMA, TURN
-from zephyr_integrations.preferences.strategies import Answers, PairPolicy, TiePolicy
+from zephyr_integrations.preferences.strategies import (
+    BUILTIN_BINARIZERS,
+    Answers,
+    Binarizer,
+    PairPolicy,
+    TiePolicy,
+)
 
 #: The scale of a record that names none: UltraFeedback's overall_score (1-10).
 DEFAULT_SCORE_RANGE = (1.0, 10.0)
@@ -272,16 +277,20 @@ def binarize(
     *,
     strategy: Binarizer | None = None,
 ) -> BinarizeResult:
-    """Turn PreferenceRows into pairs with the named strategy (or the one given).
+    """Turn PreferenceRows into pairs with ``strategy`` (default: the built-in strategy named by
+    ``options.strategy``; a plugin's is looked up with ``plugins.get_binarizer`` and passed).
 
     Nothing here raises on a bad record: it is counted under its reason and skipped.
     """
     if options is None:
         options = BinarizeOptions()
     if strategy is None:
-        from zephyr_integrations.plugins import get_binarizer
-
-        strategy = get_binarizer(options.strategy)
+        if options.strategy not in BUILTIN_BINARIZERS:
+            raise ValueError(
+                f"strategy {options.strategy!r} is not built in: pass "
+                f"strategy=zephyr_integrations.plugins.get_binarizer({options.strategy!r})"
+            )
+        strategy = BUILTIN_BINARIZERS[options.strategy]
     policy = PairPolicy(options.min_margin, options.ties)
     columns = _Columns()
     scales: dict[str, tuple[float, float]] = {}
