@@ -7,7 +7,6 @@ read and checked before anything is written, and every output is written all or 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -89,7 +88,6 @@ def binarize_command(
 
     Example: zephyr binarize rated.jsonl -o pairs.jsonl --strategy best_vs_worst --min-margin 1
     """
-    import json
 
     from zephyr_integrations.preferences.schema import pairs_only
 
@@ -98,21 +96,9 @@ def binarize_command(
     except ValueError as exc:
         raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
-    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+    from zephyr_integrations.jsonl import write_jsonl
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(output)
-    fd, staging = tempfile.mkstemp(
-        prefix=staging_prefix(output), suffix=".partial", dir=output.parent
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for row in pairs_only(result.pairs).to_pylist():
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(staging, output)
-    finally:
-        if os.path.exists(staging):
-            os.unlink(staging)
+    write_jsonl(output, pairs_only(result.pairs).to_pylist())
     err.print(f"wrote {output}", highlight=False)
 
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +23,7 @@ from zephyr_integrations.preferences.schema import (
     PREFERENCE_SPLITS,
     explicit_prompt,
 )
-from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+from zephyr_integrations.staging import atomic_folder
 
 Exporter = Callable[[Mapping[str, pa.Table], Path, Provenance], None]
 """Writes splits (name -> table of pairs) into an empty folder; :func:`export` makes it atomic.
@@ -39,34 +35,6 @@ SHARD_ROWS = 100_000
 
 class ExportError(ValueError):
     """The splits or the target cannot be exported as asked."""
-
-
-@contextmanager
-def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield an empty folder beside ``target``; rename it to ``target`` when the block succeeds,
-    delete it when it fails."""
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists (pass overwrite / --overwrite to replace)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(target)  # what killed runs left
-    staging = Path(
-        tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".partial", dir=target.parent)
-    )
-    try:
-        yield staging
-        if target.exists():
-            old = Path(
-                tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".old", dir=target.parent)
-            )
-            os.replace(target, old / "previous")
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_splits(splits: Mapping[str, pa.Table]) -> None:

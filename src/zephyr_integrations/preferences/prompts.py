@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from zephyr_integrations.jsonl import unreadable
 from zephyr_integrations.limits import max_line_bytes, max_prompt_chars
-from zephyr_integrations.preferences.checkpoint import unreadable
 from zephyr_integrations.preferences.records import ChatTurn, prompt_id
 
 #: How many problems one error message lists before summarising the rest.

@@ -126,6 +126,20 @@ def mean_rating(ratings: Mapping[str, AspectRating]) -> float | None:
     return score if math.isfinite(score) else None
 
 
+def parse_scale(value: object) -> tuple[float, float, str] | None:
+    """(low, high, meaning) of a row's ``scale``, or None if it is not a valid one."""
+    if not isinstance(value, Mapping):
+        return None
+    low, high, meaning = value.get("low"), value.get("high"), value.get("meaning", "")
+    numbers = all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        for x in (low, high)
+    )
+    if not (numbers and isinstance(meaning, str)) or not float(low) < float(high):  # type: ignore[arg-type]
+        return None
+    return float(low), float(high), meaning  # type: ignore[arg-type]
+
+
 def aspect_mean_scale(aspects: Iterable[str], judges: Iterable[str] = ()) -> ScoreScale:
     """The scale of AI feedback scores: the mean of the named aspects' 1-5 ratings."""
     names = ", ".join(aspects)
