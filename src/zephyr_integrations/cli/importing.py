@@ -79,8 +79,9 @@ def import_command(
     except (UnknownNameError, ValueError, OSError) as exc:
         raise failure(exc) from exc
     chosen = f", score: {imported.options.score}" if imported.options.score else ""
+    rows = "1 row" if imported.read == 1 else f"{imported.read} rows"
     err.print(
-        f"{source}: {imported.read} rows in layout {imported.source.name}{chosen} -> "
+        f"{source}: {rows} in layout {imported.source.name}{chosen} -> "
         f"{len(imported.rows)} {_STAGES.get(imported.stage, imported.stage)}; wrote {output}",
         highlight=False,
         soft_wrap=True,
