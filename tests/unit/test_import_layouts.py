@@ -10,22 +10,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
+from tests.unit.import_helpers import ENV, run, write_jsonl
 from zephyr_integrations import hookspecs, plugins
-from zephyr_integrations.cli import app
 from zephyr_integrations.preferences.sources import BUILTIN_SOURCES, base
-
-ENV = {"COLUMNS": "250", "NO_COLOR": "1"}
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def run(*args: str) -> Any:
-    return CliRunner(env=ENV).invoke(app, list(args))
 
 
 def test_the_built_in_sources_register_through_the_hook() -> None:

@@ -11,14 +11,12 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
-from zephyr_integrations.cli import app
+from tests.unit.import_helpers import run, write_jsonl
 from zephyr_integrations.preferences.importing import import_file, import_rows
 from zephyr_integrations.preferences.records import prompt_id
 from zephyr_integrations.preferences.sources import ImportOptions
 
-ENV = {"COLUMNS": "250", "NO_COLOR": "1"}
 SYSTEM = {"role": "system", "content": "Answer in one sentence."}
 
 
@@ -65,15 +63,6 @@ def expected(style: str) -> list[tuple[list[dict[str, str]], str, str]]:
     if style == "standard":
         return [([turn("user", p)], c, r) for p, c, r in TEXTS]
     return CONVERSATIONS
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def run(*args: str) -> Any:
-    return CliRunner(env=ENV).invoke(app, list(args))
 
 
 def read_split(folder: Path, split: str = "train_prefs") -> list[dict[str, Any]]:

@@ -16,14 +16,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
-from zephyr_integrations.cli import app
+from tests.unit.import_helpers import run, write_jsonl
 from zephyr_integrations.preferences.importing import import_rows
 from zephyr_integrations.preferences.records import mean_rating, prompt_id
 from zephyr_integrations.preferences.sources import ImportOptions, SourceRowError
 
-ENV = {"COLUMNS": "250", "NO_COLOR": "1"}
 MODELS = ("gpt-4", "llama-2-13b-chat", "falcon-40b-instruct", "starchat")
 #: By position: overall_score and (instruction_following, honesty, truthfulness, helpfulness).
 #: Best overall: position 0 (9.0, aspect mean 3.0); best aspect mean: position 1 (4.75, 6.5).
@@ -76,15 +74,6 @@ def ultrafeedback_rows(prompts: int = 6) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def run(*args: str) -> Any:
-    return CliRunner(env=ENV).invoke(app, list(args))
 
 
 def expected_pairs(rows: list[dict[str, Any]], score: str) -> dict[str, dict[str, Any]]:

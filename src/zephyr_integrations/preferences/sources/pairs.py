@@ -51,7 +51,8 @@ VOTE_SCALE = ScoreScale(
     meaning="1 for the answer the source marked chosen, 0 for the one it marked rejected "
     "(the source gives no scores)",
 )
-_USED = (
+#: HuggingFaceH4/ultrafeedback_binarized's columns.
+BINARIZED_COLUMNS = (
     "prompt",
     "prompt_id",
     "chosen",
@@ -59,9 +60,8 @@ _USED = (
     "messages",
     "score_chosen",
     "score_rejected",
-    "chosen_model",
-    "rejected_model",
 )
+_USED = (*BINARIZED_COLUMNS, "chosen_model", "rejected_model")
 
 
 def read_pairs(
@@ -233,15 +233,7 @@ TRL = Source(
 )
 ULTRAFEEDBACK_BINARIZED = Source(
     name="ultrafeedback_binarized",
-    columns=(
-        "prompt",
-        "prompt_id",
-        "chosen",
-        "rejected",
-        "messages",
-        "score_chosen",
-        "score_rejected",
-    ),
+    columns=BINARIZED_COLUMNS,
     yields="preferences",
     read=_read_binarized,
     description="HuggingFaceH4/ultrafeedback_binarized's columns (what zephyr export writes)",
