@@ -237,3 +237,34 @@ def test_score_choices_belong_to_the_layout(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "not a score of layout trl (it has one way to score)" in result.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_imported_candidates_become_argilla_suggestions_for_re_annotation() -> None:
+    from zephyr_integrations.preferences.argilla.layout import build_payload, group_candidates
+    from zephyr_integrations.preferences.argilla.templates import (
+        RANKING,
+        RankingTemplate,
+        RatingTemplate,
+        rating_question,
+        response_field,
+    )
+
+    (row,) = ultrafeedback_rows(1)
+    (group,) = group_candidates(import_rows([row]).rows)  # type: ignore[arg-type]
+    payload = build_payload(RatingTemplate.ultrafeedback(), group)
+    shown = {slot: payload["fields"][response_field(slot)] for slot in range(1, 5)}  # shuffled
+    suggested = {(s["question_name"], s["value"]) for s in payload["suggestions"]}
+    expected = set()
+    for slot, response in shown.items():
+        (completion,) = [c for c in row["completions"] if c["response"] == response]
+        for aspect, annotation in completion["annotations"].items():
+            if annotation["Rating"] != "N/A":  # N/A gets no suggestion
+                expected.add((rating_question(aspect, slot), int(annotation["Rating"])))
+    assert suggested == expected
+    assert {s["agent"] for s in payload["suggestions"]} == {"gpt-4"}
+
+    (ranking,) = build_payload(RankingTemplate(responses=4), group)["suggestions"]
+    assert ranking["question_name"] == RANKING
+    slots = {response_field(slot): slot for slot in shown}
+    best = shown[slots[ranking["value"][0]["value"]]]
+    assert best.endswith("(position 0)")  # the best overall_score is ranked first
