@@ -10,9 +10,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.unit.import_helpers import ENV, run, write_jsonl
 from zephyr_integrations import hookspecs, plugins
-from zephyr_integrations.preferences.sources import BUILTIN_SOURCES, base
+from zephyr_integrations.preferences.importing import import_rows
+from zephyr_integrations.preferences.sources import BUILTIN_SOURCES, ImportOptions, base
 
 
 def test_the_built_in_sources_register_through_the_hook() -> None:
@@ -149,3 +152,14 @@ def test_a_third_party_source_registered_by_entry_point_is_detected(tmp_path: Pa
     (pair,) = [json.loads(line) for line in pairs.read_text().splitlines()]
     assert pair["chosen"][-1]["content"] == "best" and pair["rejected"][-1]["content"] == "worst"
     assert (pair["score_chosen"], pair["score_rejected"]) == (7.0, 1.0)
+
+
+def test_a_sources_rows_are_checked_before_anything_is_written() -> None:
+    def careless(rows: Any, options: Any) -> list[dict[str, Any]]:
+        return [{"prompt": "p", "response": "r", "model": "m"} for _ in rows]
+
+    broken = base.Source("careless", ("question",), "candidates", careless)
+    with pytest.raises(ValueError, match="source careless gave a row that is not a candidate"):
+        import_rows([{"question": "q"}], sources=[broken])
+    with pytest.raises(ValueError, match="a score range is two finite numbers, low < high"):
+        ImportOptions(score_range=(5.0, 1.0))

@@ -64,8 +64,6 @@ def import_command(
         raise fail("--min-score and --max-score go together")
     score_range = None if min_score is None or max_score is None else (min_score, max_score)
     try:
-        if score_range is not None and not score_range[0] < score_range[1]:
-            raise ValueError(f"--min-score {min_score} must be below --max-score {max_score}")
         checks.output_file(output, "--output", overwrite=overwrite)
         imported = import_file(
             source,

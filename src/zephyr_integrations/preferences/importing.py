@@ -22,7 +22,7 @@ from zephyr_integrations.preferences.checkpoint import write_jsonl
 from zephyr_integrations.preferences.records import CandidateRow
 from zephyr_integrations.preferences.rows import CandidateFileError, read_candidates
 from zephyr_integrations.preferences.sources import BUILTIN_SOURCES
-from zephyr_integrations.preferences.sources.base import ImportOptions, Source, SourceRow
+from zephyr_integrations.preferences.sources.base import ImportOptions, Source, SourceRow, Stage
 from zephyr_integrations.preferences.tables import Unreadable, table_rows
 
 
@@ -41,7 +41,7 @@ class Imported:
     rows: list[dict[str, Any]]
 
     @property
-    def stage(self) -> str:
+    def stage(self) -> Stage:
         return self.source.yields
 
 
@@ -174,6 +174,11 @@ def _check(rows: list[dict[str, Any]], source: Source) -> None:
                 f"{duplicates[0]}"
             )
         return
+    if source.yields != "preferences":
+        raise ValueError(
+            f"source {source.name} yields {source.yields!r}; a source yields 'candidates' or "
+            "'preferences'"
+        )
     for index, row in enumerate(rows):
         problem = malformed_field(row)
         if problem:

@@ -21,6 +21,7 @@ Sources register by name through the ``register_sources`` hook (see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,6 +46,12 @@ class ImportOptions:
 
     score: str | None = None
     score_range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.score_range is not None:
+            low, high = self.score_range
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"a score range is two finite numbers, low < high: {low}, {high}")
 
 
 Reader = Callable[[Sequence[SourceRow], ImportOptions], list[dict[str, Any]]]
