@@ -157,6 +157,8 @@ def _split(row: Mapping[str, Any], where: str) -> tuple[list[ChatTurn], str, str
                 f"{where}: 'prompt' must be a string like 'chosen' and 'rejected' (standard "
                 f"format), got {kind(prompt)}"
             )
+        elif not prompt.strip():
+            raise SourceRowError(f"{where}: 'prompt' is empty")
         return [ChatTurn(role="user", content=prompt)], chosen, rejected
     if isinstance(chosen, list) and isinstance(rejected, list):
         chosen_turns = conversation(chosen, where, "chosen")
