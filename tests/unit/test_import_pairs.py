@@ -162,11 +162,21 @@ def test_ultrafeedback_binarized_round_trips_unchanged(tmp_path: Path) -> None:
     assert sorted(read_split(out), key=lambda r: r["prompt"]) == rows
 
 
-def test_a_named_score_range_is_each_rows_scale() -> None:
+def test_a_named_score_range_is_each_rows_scale(tmp_path: Path) -> None:
     options = ImportOptions(score_range=(0.0, 10.0))
     (row, *_) = import_rows(h4_rows(), options=options).rows
     assert row["scale"]["low"] == 0.0 and row["scale"]["high"] == 10.0
     assert "on the range given to import [0, 10]" in row["scale"]["meaning"]
+
+    source = write_jsonl(tmp_path / "h4.jsonl", h4_rows())
+    out = tmp_path / "prefs.jsonl"
+    result = run("import", str(source), "-o", str(out), "--min-score", "1", "--max-score", "10")
+    assert result.exit_code == 0, result.output
+    scale = json.loads(out.read_text().splitlines()[0])["scale"]
+    assert (scale["low"], scale["high"]) == (1.0, 10.0)
+    result = run("import", str(source), "-o", str(out), "--min-score", "1", "--overwrite")
+    assert result.exit_code == 2
+    assert "--min-score and --max-score go together" in result.stderr
 
 
 def test_every_file_kind_reads_the_same_rows(tmp_path: Path) -> None:
