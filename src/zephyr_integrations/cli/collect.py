@@ -27,9 +27,7 @@ def collect(
     n: Annotated[int, typer.Option("-n", min=1, help="Answers per prompt from each model.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight at once.")] = 16,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries of a failed call.")] = 2,
-    split: Annotated[
-        str | None, typer.Option(help="Split of a dataset folder (save_to_disk or Hub).")
-    ] = None,
+    split: Annotated[str | None, typer.Option(help="Split of a saved DatasetDict.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Collect N candidate answers per prompt from one or more chat models (resumable).
