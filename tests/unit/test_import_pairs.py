@@ -239,3 +239,13 @@ def test_a_bad_pair_names_the_row_and_field(row: dict[str, Any], message: str) -
     with pytest.raises(ValueError) as caught:  # noqa: PT011 - the message is checked whole
         import_rows([row], layout="trl")
     assert str(caught.value) == message
+
+
+def test_a_json_array_file_is_read_like_json_lines(tmp_path: Path) -> None:
+    rows = h4_rows()
+    (tmp_path / "h4.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    lines = write_jsonl(tmp_path / "lines.json", rows)
+    assert import_file(tmp_path / "h4.json").rows == import_file(lines).rows
+    (tmp_path / "cut.json").write_text(json.dumps(rows)[:-5], encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cut.json: not valid JSON \("):
+        import_file(tmp_path / "cut.json")

@@ -39,7 +39,7 @@ class Unreadable:
 
 
 def table_rows(path: str | Path, split: str | None = None) -> Iterator[tuple[str, object]]:
-    """``(where, row)`` for every row of ``path`` (.jsonl/.json, .csv, .parquet, or a folder);
+    """``(where, row)`` for every row of ``path`` (.jsonl, .json, .csv, .parquet, or a folder);
     ``row`` is what the file holds (usually a dict) or an :class:`Unreadable`."""
     source = Path(path)
     if not source.exists():
@@ -53,7 +53,7 @@ def table_rows(path: str | Path, split: str | None = None) -> Iterator[tuple[str
     if split is not None:
         raise TableFileError(f"{source}: --split applies to a dataset folder only")
     suffix = source.suffix.lower()
-    readers = {".jsonl": _jsonl_rows, ".json": _jsonl_rows, ".csv": _csv_rows}
+    readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows}
     if suffix == ".parquet":
         yield from _parquet_rows(source)
     elif suffix in readers:
@@ -70,6 +70,22 @@ def table_rows(path: str | Path, split: str | None = None) -> Iterator[tuple[str
 
 def _saved_with_datasets(folder: Path) -> bool:
     return (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file()
+
+
+def _json_rows(source: Path) -> Iterator[tuple[str, object]]:
+    """A ``.json`` file: one JSON array of rows (as ``datasets`` writes with ``lines=False``), or
+    JSON lines."""
+    with source.open("rb") as handle:
+        start = handle.read(4096).lstrip()
+    if not start.startswith(b"["):
+        yield from _jsonl_rows(source)
+        return
+    try:
+        rows = json.loads(source.read_bytes().decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TableFileError(f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    for index, row in enumerate(rows):
+        yield f"{source} row {index}", row
 
 
 def _jsonl_rows(source: Path) -> Iterator[tuple[str, object]]:
