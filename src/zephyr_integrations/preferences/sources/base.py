@@ -88,10 +88,10 @@ def kind(value: object) -> str:
 
 def conversation(value: object, where: str, name: str) -> list[ChatTurn]:
     """A list of ``{role, content}`` strings, checked; :class:`SourceRowError` otherwise."""
-    if not isinstance(value, list) or not value:
-        raise SourceRowError(
-            f"{where}: {name!r} must be a non-empty list of turns, got {kind(value)}"
-        )
+    if not isinstance(value, list):
+        raise SourceRowError(f"{where}: {name!r} must be a list of turns, got {kind(value)}")
+    if not value:
+        raise SourceRowError(f"{where}: {name!r} has no turns")
     turns: list[ChatTurn] = []
     for index, turn in enumerate(value):
         role = turn.get("role") if isinstance(turn, Mapping) else None
