@@ -232,6 +232,20 @@ def test_score_choices_belong_to_the_layout(tmp_path: Path) -> None:
         "--score median: not a score of layout ultrafeedback (it offers overall_score, mean)"
         in (result.stderr)
     )
+    result = run(
+        "import",
+        str(raw),
+        "-o",
+        str(tmp_path / "out.jsonl"),
+        "--min-score",
+        "0",
+        "--max-score",
+        "5",
+    )
+    assert result.exit_code == 2
+    assert "--min-score/--max-score: layout ultrafeedback says what its scores range over" in (
+        result.stderr
+    )
     pairs = write_jsonl(tmp_path / "pairs.jsonl", [{"chosen": "a b", "rejected": "a c"}])
     result = run("import", str(pairs), "-o", str(tmp_path / "out.jsonl"), "--score", "mean")
     assert result.exit_code == 2

@@ -147,6 +147,11 @@ def _named(layout: str, sources: Sequence[Source]) -> Source:
 
 def _resolve(options: ImportOptions, source: Source) -> ImportOptions:
     """``options`` with ``score`` set to the source's default when not chosen; checked."""
+    if options.score_range is not None and not source.takes_score_range:
+        raise LayoutError(
+            f"--min-score/--max-score: layout {source.name} says what its scores range over; "
+            "drop them"
+        )
     if options.score is None:
         return replace(options, score=source.scores[0]) if source.scores else options
     if options.score not in source.scores:

@@ -63,13 +63,15 @@ and field for a row it cannot read. ``options.score`` is always one of the sourc
 class Source:
     """A layout of preference data: its name, the columns that identify it, what it yields, and
     its reader. ``scores`` names the scores a user may pick with ``--score`` (the first is the
-    default); empty when the layout has one score or none."""
+    default); empty when the layout has one score or none. ``takes_score_range``: the reader
+    uses ``ImportOptions.score_range`` (its data's scores name no scale)."""
 
     name: str
     columns: tuple[str, ...]
     yields: Stage
     read: Reader
     scores: tuple[str, ...] = ()
+    takes_score_range: bool = False
     description: str = ""
 
     def lacks(self, columns: Collection[str]) -> list[str]:

@@ -231,6 +231,7 @@ TRL = Source(
     columns=("chosen", "rejected"),
     yields="preferences",
     read=_read_trl,
+    takes_score_range=True,
     description="a TRL preference dataset: explicit or implicit prompt, standard or conversational",
 )
 ULTRAFEEDBACK_BINARIZED = Source(
@@ -238,5 +239,6 @@ ULTRAFEEDBACK_BINARIZED = Source(
     columns=BINARIZED_COLUMNS,
     yields="preferences",
     read=_read_binarized,
+    takes_score_range=True,
     description="HuggingFaceH4/ultrafeedback_binarized's columns (what zephyr export writes)",
 )
