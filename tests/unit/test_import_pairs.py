@@ -198,6 +198,7 @@ def test_every_file_kind_reads_the_same_rows(tmp_path: Path) -> None:
     assert len(reference) == 3
     assert import_file(tmp_path / "h4.parquet").rows == reference
     assert import_file(tmp_path / "flat").rows == reference
+    assert import_rows(data).rows == reference  # a datasets.Dataset, from Python
     assert import_file(tmp_path / "dict", split="train_prefs").rows == reference
     assert import_file(tmp_path / "hub", split="train_prefs").rows == reference
     assert len(import_file(tmp_path / "hub", split="test_prefs").rows) == 1
