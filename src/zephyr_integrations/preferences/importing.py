@@ -25,6 +25,16 @@ from zephyr_integrations.preferences.sources import BUILTIN_SOURCES
 from zephyr_integrations.preferences.sources.base import ImportOptions, Source, SourceRow, Stage
 from zephyr_integrations.preferences.tables import Unreadable, table_rows
 
+__all__ = [
+    "ImportOptions",
+    "Imported",
+    "LayoutError",
+    "detect",
+    "import_file",
+    "import_rows",
+    "write_rows",
+]
+
 
 class LayoutError(ValueError):
     """No source (or more than one) reads the data, or the one named cannot."""
