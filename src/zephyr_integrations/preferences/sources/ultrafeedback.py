@@ -146,9 +146,11 @@ def _rating(value: object, where: str) -> int | str | None:
         rating = int(value.strip()) if isinstance(value, str) else value
     except ValueError:
         rating = None
-    if not isinstance(rating, int) or isinstance(rating, bool):
-        raise SourceRowError(f"{where} must be {MIN_RATING}-{MAX_RATING} or N/A, got {value!r}")
-    if not MIN_RATING <= rating <= MAX_RATING:
+    if (
+        not isinstance(rating, int)
+        or isinstance(rating, bool)
+        or not MIN_RATING <= rating <= MAX_RATING
+    ):
         raise SourceRowError(f"{where} must be {MIN_RATING}-{MAX_RATING} or N/A, got {value!r}")
     return rating
 
