@@ -2,7 +2,7 @@
 
 A plugin is any object or module with functions marked ``@hookimpl``; third-party packages
 advertise theirs under the ``zephyr_integrations`` entry-point group. The built-in backends,
-binarization strategies, exporters and judges are registered through these same hooks.
+binarization strategies, exporters, judges and sources are registered through these same hooks.
 
 The registry sits above the domain: each contract is defined by the module that owns it and only
 imported here, and nothing in the domain looks names up (the CLI and the quickstart do, through
@@ -18,6 +18,7 @@ import pluggy
 
 from zephyr_integrations.backends.base import BackendFactory
 from zephyr_integrations.preferences.judging import JudgeFactory
+from zephyr_integrations.preferences.sources.base import Source
 from zephyr_integrations.preferences.strategies import Binarizer
 
 if TYPE_CHECKING:  # pyarrow is imported only when an export runs
@@ -32,6 +33,7 @@ RegisterBackend = Callable[[str, BackendFactory], None]
 RegisterBinarizer = Callable[[str, Binarizer], None]
 RegisterExporter = Callable[[str, "Exporter"], None]
 RegisterJudge = Callable[[str, JudgeFactory], None]
+RegisterSource = Callable[[str, Source], None]
 
 __all__ = [
     "PROJECT",
@@ -42,6 +44,8 @@ __all__ = [
     "RegisterBinarizer",
     "RegisterExporter",
     "RegisterJudge",
+    "RegisterSource",
+    "Source",
     "hookimpl",
     "hookspec",
 ]
@@ -65,3 +69,9 @@ def register_exporters(register: RegisterExporter) -> Any:
 @hookspec
 def register_judges(register: RegisterJudge) -> Any:
     """Register judges by calling ``register(name, factory)`` for each."""
+
+
+@hookspec
+def register_sources(register: RegisterSource) -> Any:
+    """Register data sources (layouts ``zephyr import`` reads) by calling
+    ``register(source.name, source)`` for each."""

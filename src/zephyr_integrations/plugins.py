@@ -1,4 +1,5 @@
-"""The one plugin manager, and the registries it fills: backends, binarizers, exporters, judges."""
+"""The one plugin manager, and the registries it fills: backends, binarizers, exporters, judges,
+sources."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from zephyr_integrations import hookspecs
-from zephyr_integrations.hookspecs import BackendFactory, Binarizer, JudgeFactory
+from zephyr_integrations.hookspecs import BackendFactory, Binarizer, JudgeFactory, Source
 
 if TYPE_CHECKING:
     from zephyr_integrations.preferences.export import Exporter
@@ -21,6 +22,7 @@ DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.binarizers",
     "zephyr_integrations.default_plugins.exporters",
     "zephyr_integrations.default_plugins.judges",
+    "zephyr_integrations.default_plugins.sources",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -56,6 +58,10 @@ class UnknownExporterError(UnknownNameError):
 
 class UnknownJudgeError(UnknownNameError):
     """A judge no plugin registered."""
+
+
+class UnknownSourceError(UnknownNameError):
+    """A data source (layout) no plugin registered."""
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -98,6 +104,12 @@ def judge_factories() -> dict[str, JudgeFactory]:
     """Every registered judge, by name."""
     load_plugins()
     return _collect("register_judges", "judge", tuple(pm.get_plugins()))
+
+
+def sources() -> dict[str, Source]:
+    """Every registered data source (a layout ``zephyr import`` reads), by name."""
+    load_plugins()
+    return _collect("register_sources", "source", tuple(pm.get_plugins()))
 
 
 @cache
@@ -148,3 +160,8 @@ def get_exporter(name: str) -> Exporter:
 def get_judge_factory(name: str) -> JudgeFactory:
     factory: JudgeFactory = _lookup(judge_factories(), "judge", name, UnknownJudgeError)
     return factory
+
+
+def get_source(name: str) -> Source:
+    source: Source = _lookup(sources(), "source", name, UnknownSourceError)
+    return source

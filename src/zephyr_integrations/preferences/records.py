@@ -85,6 +85,8 @@ class CandidateRow(TypedDict):
     score: NotRequired[float | None]  # mean of the aspect ratings
     scale: NotRequired[ScoreScale]  # what `score` means, when not the aspect mean
     judge_error: NotRequired[str]  # why this answer has no ratings (reply did not parse, ...)
+    # Set by `zephyr import`: the source's own fields that have no place above, by its names.
+    original: NotRequired[dict[str, object]]
 
 
 class Completion(TypedDict):
@@ -102,9 +104,12 @@ class PreferenceRow(TypedDict):
     prompt: str
     messages: list[ChatTurn]  # the conversation up to and including the prompt
     completions: list[Completion]
-    source: Literal["human", "ai"]  # aggregated annotator answers, or AI feedback
+    # aggregated annotator answers, AI feedback, or imported pairs whose source does not say
+    source: Literal["human", "ai", "unknown"]
     scale: NotRequired[ScoreScale]  # what the scores mean (absent: UltraFeedback's 1-10)
     agreement: NotRequired[float | None]  # inter-annotator agreement for this prompt, if known
+    # Set by `zephyr import`: the source's own fields that have no place above, by its names.
+    original: NotRequired[dict[str, object]]
 
 
 def prompt_id(prompt: str) -> str:
