@@ -1,16 +1,20 @@
-"""The one plugin manager, and the registries it fills: backends, binarizers, exporters."""
+"""The one plugin manager, and the registries it fills: backends, binarizers, exporters, judges,
+sources."""
 
 from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from zephyr_integrations import hookspecs
 from zephyr_integrations.backends.declaration import BackendDeclaration
-from zephyr_integrations.hookspecs import BackendFactory, Binarizer, Exporter
+from zephyr_integrations.hookspecs import BackendFactory, Binarizer, JudgeFactory, Source
+
+if TYPE_CHECKING:
+    from zephyr_integrations.preferences.export import Exporter
 
 DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.transformers_backend",
@@ -18,6 +22,8 @@ DEFAULT_PLUGINS = (
     "zephyr_integrations.default_plugins.openai_backend",
     "zephyr_integrations.default_plugins.binarizers",
     "zephyr_integrations.default_plugins.exporters",
+    "zephyr_integrations.default_plugins.judges",
+    "zephyr_integrations.default_plugins.sources",
 )
 
 pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -49,6 +55,14 @@ class UnknownBinarizerError(UnknownNameError):
 
 class UnknownExporterError(UnknownNameError):
     """An export format no plugin registered."""
+
+
+class UnknownJudgeError(UnknownNameError):
+    """A judge no plugin registered."""
+
+
+class UnknownSourceError(UnknownNameError):
+    """A data source (layout) no plugin registered."""
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -90,6 +104,18 @@ def exporters() -> dict[str, Exporter]:
     """Every registered export format, by name."""
     load_plugins()
     return _collect("register_exporters", "exporter", tuple(pm.get_plugins()))
+
+
+def judge_factories() -> dict[str, JudgeFactory]:
+    """Every registered judge, by name."""
+    load_plugins()
+    return _collect("register_judges", "judge", tuple(pm.get_plugins()))
+
+
+def sources() -> dict[str, Source]:
+    """Every registered data source (a layout ``zephyr import`` reads), by name."""
+    load_plugins()
+    return _collect("register_sources", "source", tuple(pm.get_plugins()))
 
 
 @cache
@@ -141,3 +167,13 @@ def get_binarizer(name: str) -> Binarizer:
 def get_exporter(name: str) -> Exporter:
     exporter: Exporter = _lookup(exporters(), "exporter", name, UnknownExporterError)
     return exporter
+
+
+def get_judge_factory(name: str) -> JudgeFactory:
+    factory: JudgeFactory = _lookup(judge_factories(), "judge", name, UnknownJudgeError)
+    return factory
+
+
+def get_source(name: str) -> Source:
+    source: Source = _lookup(sources(), "source", name, UnknownSourceError)
+    return source

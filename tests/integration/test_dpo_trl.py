@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from zephyr_integrations.plugins import get_exporter
 from zephyr_integrations.preferences.binarize import binarize
 from zephyr_integrations.preferences.dataset_card import Provenance
 from zephyr_integrations.preferences.export import export
@@ -87,7 +88,7 @@ def test_dpo_trainer_runs_two_steps_on_the_trl_format_with_every_column(
     result = binarize(_rows(24))
     splits = make_splits(result.pairs, test_size=0.2, sft=True)
     about = Provenance.from_result(result, test_size=0.2)
-    folder = export(splits, tmp_path / "trl", format="trl", about=about)
+    folder = export(splits, tmp_path / "trl", get_exporter("trl"), about=about)
     assert sorted(p.name.split("-")[0] for p in (folder / "data").iterdir()) == [
         "test_prefs",
         "train_prefs",

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from zephyr_integrations.hookspecs import RegisterExporter, hookimpl
-from zephyr_integrations.plugins import exporters, load_plugins
+from zephyr_integrations.plugins import exporters, get_exporter, load_plugins
 from zephyr_integrations.preferences.binarize import binarize
 from zephyr_integrations.preferences.dataset_card import Provenance
 from zephyr_integrations.preferences.export import ExportError, export, write_hub_folder
@@ -67,7 +67,7 @@ def test_hub_folder_reads_back_equal_with_load_dataset(
     from datasets import load_dataset
 
     splits, about = made
-    folder = export(splits, tmp_path / "hub", format="hub", about=about)
+    folder = export(splits, tmp_path / "hub", get_exporter("hub"), about=about)
     assert sorted(p.name for p in (folder / "data").iterdir()) == sorted(
         f"{name}-00000-of-00001.parquet" for name in splits
     )
@@ -123,9 +123,9 @@ def test_parquet_jsonl_and_disk_read_back_equal(
     from datasets import load_from_disk
 
     splits, about = made
-    parquet = export(splits, tmp_path / "parquet", format="parquet", about=about)
-    jsonl = export(splits, tmp_path / "jsonl", format="jsonl", about=about)
-    disk = export(splits, tmp_path / "disk", format="disk", about=about)
+    parquet = export(splits, tmp_path / "parquet", get_exporter("parquet"), about=about)
+    jsonl = export(splits, tmp_path / "jsonl", get_exporter("jsonl"), about=about)
+    disk = export(splits, tmp_path / "disk", get_exporter("disk"), about=about)
     from_disk = load_from_disk(str(disk))
     for name, table in splits.items():
         assert pq.read_table(parquet / f"{name}.parquet").equals(table)
@@ -165,13 +165,13 @@ def test_a_failed_export_leaves_nothing_half_written(
     splits, about = made
     assert "half" in exporters()
     with pytest.raises(OSError, match="disk full"):
-        export(splits, tmp_path / "out", format="half", about=about)
+        export(splits, tmp_path / "out", get_exporter("half"), about=about)
     assert list(tmp_path.iterdir()) == []
     # Replacing an existing export: the old one survives a failure intact.
-    export(splits, tmp_path / "out", format="parquet", about=about)
+    export(splits, tmp_path / "out", get_exporter("parquet"), about=about)
     before = sorted(p.name for p in (tmp_path / "out").iterdir())
     with pytest.raises(OSError, match="disk full"):
-        export(splits, tmp_path / "out", format="half", about=about, overwrite=True)
+        export(splits, tmp_path / "out", get_exporter("half"), about=about, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
 
@@ -180,10 +180,10 @@ def test_existing_target_is_replaced_only_when_asked(
     made: tuple[dict[str, pa.Table], Provenance], tmp_path: Path
 ) -> None:
     splits, about = made
-    export(splits, tmp_path / "out", format="jsonl", about=about)
+    export(splits, tmp_path / "out", get_exporter("jsonl"), about=about)
     with pytest.raises(FileExistsError, match="overwrite"):
-        export(splits, tmp_path / "out", format="parquet", about=about)
-    export(splits, tmp_path / "out", format="parquet", about=about, overwrite=True)
+        export(splits, tmp_path / "out", get_exporter("parquet"), about=about)
+    export(splits, tmp_path / "out", get_exporter("parquet"), about=about, overwrite=True)
     assert not list((tmp_path / "out").glob("*.jsonl"))
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -196,7 +196,7 @@ def test_wrong_columns_or_format_are_refused_before_writing(
     with pytest.raises(ExportError, match="schema"):
         export({"train_prefs": renamed}, tmp_path / "a", about=about)
     with pytest.raises(ValueError, match="exporter 'csv' is not registered.*hub"):
-        export(splits, tmp_path / "b", format="csv", about=about)
+        export(splits, tmp_path / "b", get_exporter("csv"), about=about)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -101,7 +101,10 @@ def test_export_hub_folder_with_sft_and_gen(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"prompt": "x", "completions": []}', "{not json", "{}"], "rated.jsonl:2: not JSON"),
+        (
+            ['{"prompt": "x", "completions": []}', "{not json", "{}"],
+            "rated.jsonl:2: not valid JSON",
+        ),
         (["[1, 2]"], "rated.jsonl:1: expected a JSON object"),
         (['{"hello": 1}'], "rated.jsonl:1: neither a PreferenceRow"),
         (['{"prompt_id": "a", "prompt": "b", "model": 3, "response": "r"}'], "field 'model'"),

@@ -129,8 +129,8 @@ def test_bad_candidate_files_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(JudgeError) as caught:
         judge(path, RuleJudge(), tmp_path / "j.jsonl")
     assert str(caught.value) == (
-        f"{path}:2: no 'prompt_id' field: not a candidate row from collect; "
-        f"{path}:3: 'sample' must be int, got str"
+        f"{path}:2: missing field 'prompt_id'; "
+        f"{path}:3: field 'sample' must be an integer 0 or more"
     )
     path.write_text(f"{good}\n{{oops\n")
     with pytest.raises(JudgeError, match=r"c\.jsonl:2: not valid JSON"):

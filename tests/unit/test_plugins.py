@@ -21,6 +21,7 @@ from zephyr_integrations.plugins import (
     backend_factories,
     binarizers,
     exporters,
+    get_binarizer,
     load_plugins,
 )
 from zephyr_integrations.preferences.binarize import BinarizeOptions, binarize
@@ -218,7 +219,10 @@ def test_a_plugin_binarizer_is_used_by_name() -> None:
             {"model": "b", "response": "short", "score": 9.0},
         ],
     }
-    (pair,) = binarize([row], BinarizeOptions(strategy="longest")).pairs.to_pylist()
+    with pytest.raises(ValueError, match="'longest' is not built in.*get_binarizer"):
+        binarize([row], BinarizeOptions(strategy="longest"))
+    options = BinarizeOptions(strategy="longest")
+    (pair,) = binarize([row], options, strategy=get_binarizer("longest")).pairs.to_pylist()
     assert pair["chosen"][-1]["content"] == "a much longer answer"
     assert (pair["score_chosen"], pair["score_rejected"]) == (2.0, 9.0)
 

@@ -126,3 +126,22 @@ def test_duplicates_are_reported_and_kept_once(tmp_path: Path) -> None:
     assert [p.prompt for p in prompt_set.prompts] == ["a", "b"]
     [duplicate] = prompt_set.duplicates
     assert (duplicate.where, duplicate.first) == (f"{path}:3", f"{path}:1")
+
+
+def test_a_hub_dataset_folder_is_read_by_split(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    for split, prompts in {"train_gen": ["a?", "b?"], "test_gen": ["c?"]}.items():
+        shard = tmp_path / "hub" / "data" / f"{split}-00000-of-00001.parquet"
+        pq.write_table(pa.table({"prompt": prompts}), shard)
+    found = read_prompts(tmp_path / "hub", split="train_gen").prompts
+    assert [(p.prompt, p.where) for p in found] == [
+        ("a?", f"{tmp_path / 'hub'} train_gen row 0"),
+        ("b?", f"{tmp_path / 'hub'} train_gen row 1"),
+    ]
+    with pytest.raises(
+        PromptFileError, match=r"choose a split with --split \(one of test_gen, train_gen\)"
+    ):
+        read_prompts(tmp_path / "hub")

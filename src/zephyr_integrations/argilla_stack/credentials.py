@@ -8,12 +8,12 @@ out of reprs, logs and exceptions.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from zephyr_integrations.staging import atomic_file
 
 OWNER_USERNAME = "owner"
 OWNER_WORKSPACE = "argilla"
@@ -63,15 +63,8 @@ def save_credentials(path: Path, credentials: Credentials) -> None:
         "api_key": credentials.api_key.get_secret_value(),
         "auth_secret_key": credentials.auth_secret_key.get_secret_value(),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".credentials-", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, mode=0o600) as handle:
+        json.dump(payload, handle, indent=2)
 
 
 def load_or_create_credentials(path: Path) -> Credentials:

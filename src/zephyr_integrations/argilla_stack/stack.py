@@ -10,9 +10,7 @@ there on every start).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from zephyr_integrations.argilla_stack.credentials import (
 )
 from zephyr_integrations.argilla_stack.processes import ProcessRecord, StackError
 from zephyr_integrations.argilla_stack.server_venv import ensure_server_venv, noida_binary
+from zephyr_integrations.staging import atomic_file
 
 #: `argilla_server database users create` for the owner, with the secrets read from the
 #: environment (argv: username, workspace).
@@ -308,7 +307,5 @@ class LocalStack:
 
     def _write_state(self, records: list[ProcessRecord]) -> None:
         payload = {"api_url": self.config.server_url, "processes": [asdict(r) for r in records]}
-        fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".stack-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with atomic_file(self.state_file) as handle:
             json.dump(payload, handle, indent=2)
-        os.replace(tmp, self.state_file)

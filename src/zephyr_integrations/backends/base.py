@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -240,3 +240,8 @@ def _check_float(name: str, value: object, low: float, high: float, expected: st
         or not low <= value <= high
     ):
         raise InvalidParameterError(name, value, expected)
+
+
+BackendFactory = Callable[..., Backend]
+"""Builds a backend: called as ``factory(model=..., **backend_kwargs)``; registered by name
+through the ``register_backends`` hook."""

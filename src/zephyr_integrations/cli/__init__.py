@@ -7,6 +7,7 @@ from zephyr_integrations.cli import (  # noqa: F401
     annotate,  # annotate up / status / down / push / pull
     collect,  # collect, judge
     data,  # binarize, export, report
+    importing,  # import
     quickstart,  # quickstart
     serving,  # serve, chat
 )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +9,7 @@ import typer
 
 from zephyr_integrations.cli import checks
 from zephyr_integrations.cli.common import EXIT_UNAVAILABLE, app, err, fail, failure
+from zephyr_integrations.jsonl import write_jsonl
 
 annotate = typer.Typer(
     help="Human preference annotation on Argilla: a local stack, pushing and pulling.",
@@ -231,7 +229,7 @@ def pull(
         raise failure(exc) from exc
     except (ArgillaUnavailableError, ArgillaAuthError) as exc:
         raise fail(str(exc), EXIT_UNAVAILABLE) from exc
-    _write_jsonl(out, report.rows)
+    write_jsonl(out, report.rows)
     alpha = "undefined" if report.alpha is None else f"{report.alpha:.3f}"
     err.print(
         f"{len(report.rows)} prompts with submitted answers of {report.records} "
@@ -263,33 +261,9 @@ def _template(name: str, n: int, min_submitted: int, seed: int) -> Any:
 
 
 def _read_jsonl(path: Path) -> list[Any]:
-    rows = []
+    from zephyr_integrations.jsonl import RowFileError, read_jsonl
+
     try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise fail(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        from zephyr_integrations.preferences.checkpoint import unreadable
-
-        raise fail(unreadable(path, exc)) from exc
-    return rows
-
-
-def _write_jsonl(path: Path, rows: list[Any]) -> None:
-    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=staging_prefix(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return [row for _, row in read_jsonl(path)]
+    except RowFileError as exc:
+        raise fail(str(exc)) from exc

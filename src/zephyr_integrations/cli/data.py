@@ -7,7 +7,6 @@ read and checked before anything is written, and every output is written all or 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -57,9 +56,9 @@ def _binarize(
     score_range = None if low is None or high is None else (low, high)
     try:
         options = BinarizeOptions(strategy, min_margin, ties, seed, score_range)  # type: ignore[arg-type]
-        get_binarizer(strategy)
+        chooser = get_binarizer(strategy)
         rows = read_preferences(source)
-        result = binarize(rows, options)
+        result = binarize(rows, options, strategy=chooser)
     except (InputError, UnknownNameError, ValueError) as exc:
         raise failure(exc) from exc
     dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(result.dropped.items()))
@@ -89,7 +88,6 @@ def binarize_command(
 
     Example: zephyr binarize rated.jsonl -o pairs.jsonl --strategy best_vs_worst --min-margin 1
     """
-    import json
 
     from zephyr_integrations.preferences.schema import pairs_only
 
@@ -98,21 +96,9 @@ def binarize_command(
     except ValueError as exc:
         raise failure(exc) from exc
     result = _binarize(source, strategy, min_margin, ties, seed, min_score, max_score)
-    from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+    from zephyr_integrations.jsonl import write_jsonl
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(output)
-    fd, staging = tempfile.mkstemp(
-        prefix=staging_prefix(output), suffix=".partial", dir=output.parent
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for row in pairs_only(result.pairs).to_pylist():
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(staging, output)
-    finally:
-        if os.path.exists(staging):
-            os.unlink(staging)
+    write_jsonl(output, pairs_only(result.pairs).to_pylist())
     err.print(f"wrote {output}", highlight=False)
 
 
@@ -153,7 +139,7 @@ def export_command(
     if push_to_hub and format not in ("hub", "trl"):
         raise fail(f"--push-to-hub uploads a hub folder; drop --format {format} or use hub/trl")
     try:
-        get_exporter(format)
+        writer = get_exporter(format)
         if not 0 <= test_size < 1:
             raise ValueError(f"--test-size {test_size}: must be a fraction in [0, 1)")
         checks.output_folder(output, "--output", overwrite=overwrite)
@@ -166,7 +152,7 @@ def export_command(
     try:
         splits = make_splits(result.pairs, test_size=test_size, seed=seed, sft=sft, gen=gen)
         about = Provenance.from_result(result, test_size=test_size, license=license)
-        export(splits, output, format=format, about=about, overwrite=overwrite)
+        export(splits, output, writer, about=about, overwrite=overwrite)
     except (ExportError, UnknownNameError, ValueError, OSError) as exc:
         raise failure(exc) from exc
     counts = ", ".join(f"{name} {t.num_rows}" for name, t in splits.items())

@@ -20,9 +20,16 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from zephyr_integrations.hookspecs import Binarizer
+from zephyr_integrations.preferences.records import parse_scale
 from zephyr_integrations.preferences.schema import CONVERSATION, META_SCHEMA, PAIR_SCHEMA, TURN
-from zephyr_integrations.preferences.strategies import Answers, PairPolicy, TiePolicy
+from zephyr_integrations.preferences.stages import preference_problem
+from zephyr_integrations.preferences.strategies import (
+    BUILTIN_BINARIZERS,
+    Answers,
+    Binarizer,
+    PairPolicy,
+    TiePolicy,
+)
 
 #: The scale of a record that names none: UltraFeedback's overall_score (1-10).
 DEFAULT_SCORE_RANGE = (1.0, 10.0)
@@ -155,59 +162,6 @@ class _Columns:
         return pa.Table.from_arrays(columns, schema=schema)
 
 
-def malformed_field(record: Any) -> str:
-    """The first field of a record that is not what a PreferenceRow needs (for error messages)."""
-    if not isinstance(record, Mapping):
-        return f"the record is a {type(record).__name__}, not an object"
-    for name in ("prompt_id", "prompt"):
-        if not isinstance(record.get(name), str):
-            return f"field {name!r} must be a string"
-    messages = record.get("messages")
-    if messages is not None and not (
-        isinstance(messages, list)
-        and all(
-            isinstance(t, Mapping)
-            and isinstance(t.get("role"), str)
-            and isinstance(t.get("content"), str)
-            for t in messages
-        )
-    ):
-        return "field 'messages' must be a list of {role, content} strings"
-    agreement = record.get("agreement")
-    if agreement is not None and (
-        isinstance(agreement, bool) or not isinstance(agreement, int | float)
-    ):
-        return "field 'agreement' must be a number or null"
-    if "scale" in record and _scale(record["scale"]) is None:
-        return "field 'scale' must be {low, high, meaning} with finite numbers, low < high"
-    completions = record.get("completions")
-    if not isinstance(completions, list):
-        return "field 'completions' must be a list"
-    for k, c in enumerate(completions):
-        if not isinstance(c, Mapping) or not isinstance(c.get("response"), str):
-            return f"field 'completions[{k}].response' must be a string"
-        if not isinstance(c.get("model", ""), str):
-            return f"field 'completions[{k}].model' must be a string"
-        score = c.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
-            return f"field 'completions[{k}].score' must be a number or null"
-    return ""
-
-
-def _scale(value: Any) -> tuple[float, float, str] | None:
-    """(low, high, meaning) of a record's `scale`, or None if it is not a valid one."""
-    if not isinstance(value, Mapping):
-        return None
-    given: Any = (value.get("low"), value.get("high"))
-    meaning = value.get("meaning", "")
-    if not (all(_is_number(x) for x in given) and isinstance(meaning, str)):
-        return None
-    low, high = float(given[0]), float(given[1])
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        return None
-    return low, high, meaning
-
-
 def _is_number(x: Any) -> bool:
     return type(x) is float or type(x) is int or (isinstance(x, Real) and not isinstance(x, bool))
 
@@ -272,16 +226,20 @@ def binarize(
     *,
     strategy: Binarizer | None = None,
 ) -> BinarizeResult:
-    """Turn PreferenceRows into pairs with the named strategy (or the one given).
+    """Turn PreferenceRows into pairs with ``strategy`` (default: the built-in strategy named by
+    ``options.strategy``; a plugin's is looked up with ``plugins.get_binarizer`` and passed).
 
     Nothing here raises on a bad record: it is counted under its reason and skipped.
     """
     if options is None:
         options = BinarizeOptions()
     if strategy is None:
-        from zephyr_integrations.plugins import get_binarizer
-
-        strategy = get_binarizer(options.strategy)
+        if options.strategy not in BUILTIN_BINARIZERS:
+            raise ValueError(
+                f"strategy {options.strategy!r} is not built in: pass "
+                f"strategy=zephyr_integrations.plugins.get_binarizer({options.strategy!r})"
+            )
+        strategy = BUILTIN_BINARIZERS[options.strategy]
     policy = PairPolicy(options.min_margin, options.ties)
     columns = _Columns()
     scales: dict[str, tuple[float, float]] = {}
@@ -302,7 +260,7 @@ def binarize(
             low, high, meaning = _range(record, options)
             parsed = _parse(record, low, high)
         except (KeyError, TypeError, AttributeError, ValueError):
-            problem = malformed_field(record) or "not a PreferenceRow"
+            problem = preference_problem(record) or "not a PreferenceRow"
             drop("malformed", f"record {index + 1}: {problem}")
             continue
         unscored += parsed.unscored
@@ -349,7 +307,7 @@ def _range(record: Mapping[str, Any], options: BinarizeOptions) -> tuple[float, 
         return low, high, f"scores on the range given to binarize, [{low:g}, {high:g}]"
     if "scale" not in record:
         return (*DEFAULT_SCORE_RANGE, DEFAULT_SCALE_MEANING)
-    scale = _scale(record["scale"])
+    scale = parse_scale(record["scale"])
     if scale is None:
         raise ValueError
     return scale

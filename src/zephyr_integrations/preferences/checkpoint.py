@@ -15,15 +15,14 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import IO, Any
 
-from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+from zephyr_integrations.jsonl import Row, write_jsonl
 
-Row = dict[str, Any]
+__all__ = ["CheckpointError", "CheckpointLog", "Row"]
 
 
 class CheckpointError(ValueError):
@@ -146,54 +145,3 @@ class CheckpointLog:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def write_jsonl(path: Path, rows: Iterable[Row]) -> None:
-    """Write ``rows`` as JSON lines to ``path`` atomically (temporary file, fsync, rename)."""
-    sweep_stale(path)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=staging_prefix(path), suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_jsonl(path: Path) -> list[tuple[int, Row]]:
-    """The rows of a JSON-lines file with their line numbers; ``CheckpointError`` naming the
-    file and line for a line that is not a JSON object."""
-    rows: list[tuple[int, Row]] = []
-    try:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CheckpointError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-                if not isinstance(row, dict):
-                    raise CheckpointError(f"{path}:{number}: expected a JSON object")
-                rows.append((number, row))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(unreadable(path, exc)) from exc
-    return rows
-
-
-def unreadable(path: Path, exc: OSError | UnicodeDecodeError) -> str:
-    """One line saying why ``path`` cannot be read as text."""
-    if isinstance(exc, UnicodeDecodeError):
-        byte = exc.object[exc.start : exc.start + 1].hex()
-        return f"{path}: not UTF-8 text (a 0x{byte} byte); save the file as UTF-8"
-    if isinstance(exc, IsADirectoryError):
-        return f"{path}: is a folder, not a file"
-    if isinstance(exc, FileNotFoundError):
-        return f"{path}: no such file"
-    return f"{path}: cannot be read ({exc.strerror or exc})"

@@ -1,20 +1,17 @@
 """Writing splits of pairs to a folder, all or nothing.
 
-`export` looks the format up among the registered exporters (``hub``, ``trl``, ``parquet``,
-``jsonl``, ``disk`` built in), lets it write into a fresh temporary folder beside the target, and
-renames that folder into place only when it is complete: a failure leaves no half-written
-export, and an existing export is replaced only with ``overwrite=True``.
+`export` hands the splits to an :data:`Exporter` (``hub`` by default; ``trl``, ``parquet``,
+``jsonl``, ``disk`` built in, and plugins' formats, looked up by name with
+``zephyr_integrations.plugins.get_exporter``), which writes into a fresh temporary folder
+beside the target; the folder is renamed into place only when it is complete: a failure leaves no
+half-written export, and an existing export is replaced only with ``overwrite=True``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,7 +23,11 @@ from zephyr_integrations.preferences.schema import (
     PREFERENCE_SPLITS,
     explicit_prompt,
 )
-from zephyr_integrations.preferences.staging import staging_prefix, sweep_stale
+from zephyr_integrations.staging import atomic_folder
+
+Exporter = Callable[[Mapping[str, pa.Table], Path, Provenance], None]
+"""Writes splits (name -> table of pairs) into an empty folder; :func:`export` makes it atomic.
+Registered by name through the ``register_exporters`` hook."""
 
 #: Rows per Parquet shard in a Hub folder (ultrafeedback_binarized's train_prefs fits in one).
 SHARD_ROWS = 100_000
@@ -34,34 +35,6 @@ SHARD_ROWS = 100_000
 
 class ExportError(ValueError):
     """The splits or the target cannot be exported as asked."""
-
-
-@contextmanager
-def atomic_folder(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield an empty folder beside ``target``; rename it to ``target`` when the block succeeds,
-    delete it when it fails."""
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists (pass overwrite / --overwrite to replace)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(target)  # what killed runs left
-    staging = Path(
-        tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".partial", dir=target.parent)
-    )
-    try:
-        yield staging
-        if target.exists():
-            old = Path(
-                tempfile.mkdtemp(prefix=staging_prefix(target), suffix=".old", dir=target.parent)
-            )
-            os.replace(target, old / "previous")
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_splits(splits: Mapping[str, pa.Table]) -> None:
@@ -81,16 +54,15 @@ def check_splits(splits: Mapping[str, pa.Table]) -> None:
 def export(
     splits: Mapping[str, pa.Table],
     target: str | Path,
+    writer: Exporter | None = None,
     *,
-    format: str = "hub",
     about: Provenance | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write ``splits`` to the folder ``target`` in a registered ``format``; return the folder."""
-    from zephyr_integrations.plugins import get_exporter
-
+    """Write ``splits`` to the folder ``target`` with ``writer`` (default: the Hub folder,
+    :func:`write_hub_folder`); return the folder."""
     check_splits(splits)
-    exporter = get_exporter(format)
+    exporter = write_hub_folder if writer is None else writer
     with atomic_folder(target, overwrite=overwrite) as staging:
         exporter(splits, staging, about or Provenance())
     return Path(target)

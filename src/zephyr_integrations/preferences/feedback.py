@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 from pydantic import ValidationError
 
+from zephyr_integrations.jsonl import RowFileError
 from zephyr_integrations.preferences.checkpoint import CheckpointError, CheckpointLog, Row
 from zephyr_integrations.preferences.collect import Failure, model_name
 from zephyr_integrations.preferences.fanout import progress_bar, run_all, with_retries
@@ -250,5 +251,5 @@ def _load(candidates: str | Path | Sequence[CandidateRow]) -> tuple[list[Candida
         if isinstance(candidates, str | Path):
             return read_candidates(Path(candidates))
         return read_candidates(candidates)
-    except (CheckpointError, CandidateFileError) as exc:
+    except (CheckpointError, CandidateFileError, RowFileError) as exc:
         raise JudgeError(str(exc)) from exc

@@ -1,4 +1,5 @@
-"""Reading prompts: JSON lines, CSV, Parquet, or a `datasets` folder saved with `save_to_disk`.
+"""Reading prompts: JSON lines, CSV, Parquet, a `save_to_disk` folder or a Hub dataset folder
+(the formats :mod:`zephyr_integrations.preferences.tables` reads).
 
 Each row has a ``prompt`` string or a ``messages`` list of ``{role, content}`` turns (as in
 ultrafeedback_binarized). With ``messages``, the conversation is cut after its last user turn
@@ -12,18 +13,15 @@ repeated conversation is reported and kept once.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
 
-from zephyr_integrations.limits import max_line_bytes, max_prompt_chars
-from zephyr_integrations.preferences.checkpoint import unreadable
+from zephyr_integrations.limits import max_prompt_chars
 from zephyr_integrations.preferences.records import ChatTurn, prompt_id
+from zephyr_integrations.preferences.tables import TableFileError, Unreadable, table_rows
 
 #: How many problems one error message lists before summarising the rest.
 MAX_LISTED = 10
@@ -70,7 +68,7 @@ class PromptFileError(ValueError):
 def read_prompts(path: str | Path, *, split: str | None = None) -> PromptSet:
     """Read and check every prompt of ``path`` (.jsonl/.json, .csv, .parquet, or a folder).
 
-    ``split`` picks the split of a saved ``DatasetDict`` folder.
+    ``split`` picks the split of a dataset folder.
     """
     source = Path(path)
     problems: list[str] = []
@@ -78,7 +76,7 @@ def read_prompts(path: str | Path, *, split: str | None = None) -> PromptSet:
     duplicates: list[Duplicate] = []
     seen: dict[str, str] = {}
     for where, row in _rows(source, split):
-        if isinstance(row, _Unreadable):
+        if isinstance(row, Unreadable):
             problems.append(row.message)
             continue
         try:
@@ -173,123 +171,8 @@ def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-# -- formats -----------------------------------------------------------------------------------
-
-
 def _rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
-    if not source.exists():
-        raise PromptFileError([f"{source}: no such file or folder"])
-    if source.is_dir():
-        yield from _dataset_rows(source, split)
-        return
-    if split is not None:
-        raise PromptFileError([f"{source}: --split applies to a saved dataset folder only"])
-    suffix = source.suffix.lower()
-    readers = {".jsonl": _jsonl_rows, ".json": _jsonl_rows, ".csv": _csv_rows}
-    if suffix == ".parquet":
-        yield from _parquet_rows(source)
-    elif suffix in readers:
-        try:
-            yield from readers[suffix](source)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PromptFileError([unreadable(source, exc)]) from exc
-    else:
-        raise PromptFileError(
-            [
-                f"{source}: unknown format {suffix or '(no suffix)'}; use .jsonl, .csv, .parquet "
-                "or a datasets folder"
-            ]
-        )
-
-
-def _jsonl_rows(source: Path) -> Iterator[tuple[str, object]]:
-    limit = max_line_bytes()
-    with source.open("rb") as lines:
-        for number, line in enumerate(_bounded_lines(lines, limit), start=1):
-            where = f"{source}:{number}"
-            if line is None:
-                yield (
-                    where,
-                    _Unreadable(
-                        f"{where}: the line is over {limit:,} bytes (ZEPHYR_MAX_LINE_BYTES); "
-                        "no prompt is that long"
-                    ),
-                )
-                continue
-            if not line.strip():
-                continue
-            try:
-                yield where, json.loads(line.decode("utf-8"))
-            except json.JSONDecodeError as exc:
-                yield where, _Unreadable(f"{where}: not valid JSON ({exc.msg})")
-
-
-def _bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
-    """The file's lines, never holding more than ``limit`` bytes of one: a longer line is
-    skipped in chunks and given as None."""
-    while line := handle.readline(limit + 1):
-        if line.endswith(b"\n") or len(line) <= limit:
-            yield line
-            continue
-        while line and not line.endswith(b"\n"):
-            line = handle.readline(1 << 20)
-        yield None
-
-
-def _csv_rows(source: Path) -> Iterator[tuple[str, object]]:
-    with source.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            return
-        start = reader.line_num + 1
-        for row in reader:
-            yield f"{source}:{start}", _csv_row(row)
-            start = reader.line_num + 1
-
-
-def _csv_row(row: dict[str | Any, str | Any]) -> dict[str, object]:
-    """A CSV row; a ``messages`` cell holds a JSON list."""
-    parsed: dict[str, object] = dict(row)
-    cell = row.get("messages")
-    if isinstance(cell, str) and cell.strip():
-        with contextlib.suppress(json.JSONDecodeError):  # else left a string: the wrong type
-            parsed["messages"] = json.loads(cell)
-    elif cell is not None:
-        parsed.pop("messages")
-    return parsed
-
-
-def _parquet_rows(source: Path) -> Iterator[tuple[str, object]]:
-    import pyarrow.parquet as pq
-
     try:
-        table = pq.read_table(source)
-    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
-        raise PromptFileError([f"{source}: cannot be read as Parquet: {exc}"]) from exc
-    for index, row in enumerate(table.to_pylist()):
-        yield f"{source} row {index}", row
-
-
-def _dataset_rows(source: Path, split: str | None) -> Iterator[tuple[str, object]]:
-    import datasets
-
-    try:
-        loaded = datasets.load_from_disk(str(source))
-    except (OSError, ValueError, FileNotFoundError) as exc:
-        raise PromptFileError([f"{source}: not a saved datasets folder: {exc}"]) from exc
-    if isinstance(loaded, datasets.DatasetDict):
-        if split is None or split not in loaded:
-            names = ", ".join(loaded)
-            raise PromptFileError([f"{source}: choose a split with --split (one of {names})"])
-        loaded = loaded[split]
-    elif split is not None:
-        raise PromptFileError([f"{source}: has no splits, drop --split"])
-    for index, row in enumerate(loaded):
-        yield f"{source} row {index}", row
-
-
-@dataclass(frozen=True)
-class _Unreadable:
-    """A row that could not be parsed at all: ``message`` says where and why."""
-
-    message: str
+        yield from table_rows(source, split)
+    except TableFileError as exc:
+        raise PromptFileError([str(exc)]) from exc

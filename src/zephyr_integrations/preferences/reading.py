@@ -7,18 +7,18 @@ Problems binarizing can count (no scores, one answer, NaN scores...) are left to
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from zephyr_integrations.preferences.checkpoint import unreadable
+from zephyr_integrations.jsonl import RowFileError, read_jsonl
 from zephyr_integrations.preferences.records import CandidateRow, from_candidates
+from zephyr_integrations.preferences.stages import STAGES
 
 Kind = Literal["preferences", "candidates", "pairs"]
-_CANDIDATE_FIELDS = ("prompt_id", "prompt", "model", "response")
+_STAGE_OF = {"candidates": "judged", "pairs": "pair", "preferences": "preference"}
 
 
-class InputError(ValueError):
+class InputError(RowFileError):
     """The input file cannot be read as preference data (names the file and line)."""
 
 
@@ -33,24 +33,15 @@ def kind_of(record: dict[str, Any]) -> Kind | None:
     return None
 
 
-def read_jsonl(path: str | Path) -> tuple[Kind, list[dict[str, Any]]]:
-    """Every record of a JSON-lines file (blank lines skipped) and, from the first, their kind."""
-    path = Path(path)
+def read_rows(path: str | Path) -> tuple[Kind, list[dict[str, Any]]]:
+    """Every record of a JSON-lines file and, from the first, their kind (all must share it)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(unreadable(path, exc)) from exc
+        numbered = read_jsonl(path)
+    except RowFileError as exc:
+        raise InputError(str(exc)) from exc
     kind: Kind | None = None
     records: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object")
+    for number, record in numbered:
         this = kind_of(record)
         if this is None:
             raise InputError(
@@ -61,10 +52,9 @@ def read_jsonl(path: str | Path) -> tuple[Kind, list[dict[str, Any]]]:
             kind = this
         elif this != kind:
             raise InputError(f"{path}:{number}: a {this} record among {kind} records")
-        if this == "candidates":
-            for name in _CANDIDATE_FIELDS:
-                if not isinstance(record.get(name), str):
-                    raise InputError(f"{path}:{number}: field {name!r} must be a string")
+        problem = STAGES[_STAGE_OF[this]].check(record) if this != "preferences" else None
+        if problem:  # a PreferenceRow's problems are counted by binarize, not fatal
+            raise InputError(f"{path}:{number}: {problem}")
         records.append(record)
     if kind is None:
         raise InputError(f"{path} holds no records")
@@ -73,7 +63,7 @@ def read_jsonl(path: str | Path) -> tuple[Kind, list[dict[str, Any]]]:
 
 def read_preferences(path: str | Path) -> list[dict[str, Any]]:
     """PreferenceRows from a file of PreferenceRows or of judged CandidateRows."""
-    kind, records = read_jsonl(path)
+    kind, records = read_rows(path)
     if kind == "pairs":
         raise InputError(f"{path} holds pairs already; binarize reads PreferenceRows")
     if kind == "candidates":

@@ -85,6 +85,8 @@ class CandidateRow(TypedDict):
     score: NotRequired[float | None]  # mean of the aspect ratings
     scale: NotRequired[ScoreScale]  # what `score` means, when not the aspect mean
     judge_error: NotRequired[str]  # why this answer has no ratings (reply did not parse, ...)
+    # Set by `zephyr import`: the source's own fields that have no place above, by its names.
+    original: NotRequired[dict[str, object]]
 
 
 class Completion(TypedDict):
@@ -102,9 +104,12 @@ class PreferenceRow(TypedDict):
     prompt: str
     messages: list[ChatTurn]  # the conversation up to and including the prompt
     completions: list[Completion]
-    source: Literal["human", "ai"]  # aggregated annotator answers, or AI feedback
+    # aggregated annotator answers, AI feedback, or imported pairs whose source does not say
+    source: Literal["human", "ai", "unknown"]
     scale: NotRequired[ScoreScale]  # what the scores mean (absent: UltraFeedback's 1-10)
     agreement: NotRequired[float | None]  # inter-annotator agreement for this prompt, if known
+    # Set by `zephyr import`: the source's own fields that have no place above, by its names.
+    original: NotRequired[dict[str, object]]
 
 
 def prompt_id(prompt: str) -> str:
@@ -124,6 +129,20 @@ def mean_rating(ratings: Mapping[str, AspectRating]) -> float | None:
         return None
     score = sum(values) / len(values)
     return score if math.isfinite(score) else None
+
+
+def parse_scale(value: object) -> tuple[float, float, str] | None:
+    """(low, high, meaning) of a row's ``scale``, or None if it is not a valid one."""
+    if not isinstance(value, Mapping):
+        return None
+    low, high, meaning = value.get("low"), value.get("high"), value.get("meaning", "")
+    numbers = all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+        for x in (low, high)
+    )
+    if not (numbers and isinstance(meaning, str)) or not float(low) < float(high):  # type: ignore[arg-type]
+        return None
+    return float(low), float(high), meaning  # type: ignore[arg-type]
 
 
 def aspect_mean_scale(aspects: Iterable[str], judges: Iterable[str] = ()) -> ScoreScale:

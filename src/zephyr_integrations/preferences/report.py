@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zephyr_integrations.preferences.binarize import BinarizeResult
-from zephyr_integrations.preferences.export import atomic_folder
 from zephyr_integrations.preferences.splits import first_per_prompt
+from zephyr_integrations.staging import atomic_folder
 
 
 def _stats(values: Sequence[float]) -> dict[str, float | None]:

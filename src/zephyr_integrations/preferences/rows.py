@@ -7,18 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from zephyr_integrations.preferences.checkpoint import read_jsonl
+from zephyr_integrations.jsonl import read_jsonl
 from zephyr_integrations.preferences.records import CandidateRow
-
-#: The fields a candidate row must have, and their types.
-REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "prompt_id": str,
-    "prompt": str,
-    "messages": list,
-    "model": str,
-    "sample": int,
-    "response": str,
-}
+from zephyr_integrations.preferences.stages import candidate_problem
 
 
 @dataclass(frozen=True)
@@ -49,7 +40,7 @@ def read_candidates(
     first: dict[tuple[str, str, int], str] = {}
     duplicates: list[str] = []
     for where, row in numbered:
-        problem = _problem(row)
+        problem = candidate_problem(row)
         if problem:
             problems.append(f"{where}: {problem}")
             continue
@@ -63,25 +54,3 @@ def read_candidates(
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise CandidateFileError("; ".join(problems[:10]) + more)
     return candidates, duplicates
-
-
-def _problem(row: object) -> str | None:
-    if not isinstance(row, dict):
-        return f"expected a candidate row (an object), got {type(row).__name__}"
-    for name, kind in REQUIRED.items():
-        if name not in row:
-            return f"no '{name}' field: not a candidate row from collect"
-        value = row[name]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            return f"'{name}' must be {_name(kind)}, got {type(value).__name__}"
-    turns = row["messages"]
-    if not turns or not all(
-        isinstance(t, dict) and isinstance(t.get("role"), str) and isinstance(t.get("content"), str)
-        for t in turns
-    ):
-        return "'messages' must be a non-empty list of {role, content} strings"
-    return None
-
-
-def _name(kind: type | tuple[type, ...]) -> str:
-    return kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)

@@ -69,6 +69,8 @@ class Answers:
 
 
 Binarizer = Callable[[Answers, PairPolicy], "list[Pair] | str"]
+"""Turns one prompt's scored answers into (chosen, rejected) index pairs, or a drop reason;
+registered by name through the ``register_binarizers`` hook."""
 
 _PRECEDENCE = ("below_margin", "tie", "chosen_equals_rejected")
 

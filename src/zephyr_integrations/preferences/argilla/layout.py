@@ -22,15 +22,11 @@ from typing import Any
 
 from zephyr_integrations.preferences.argilla import templates as t
 from zephyr_integrations.preferences.records import (
-    MAX_RATING,
-    MIN_RATING,
-    NOT_APPLICABLE,
     CandidateRow,
     ChatTurn,
     mean_rating,
 )
-
-REQUIRED_FIELDS = ("prompt_id", "prompt", "messages", "model", "response")
+from zephyr_integrations.preferences.stages import candidate_problem, judged_problem
 
 
 class RecordError(ValueError):
@@ -59,45 +55,12 @@ def group_candidates(rows: Iterable[CandidateRow]) -> list[PromptGroup]:
 
 
 def _check_row(index: int, row: Any) -> None:
-    where = f"candidate row {index}"
-    if not isinstance(row, dict):
-        raise RecordError(f"{where}: expected an object, got {type(row).__name__}")
-    where += f" (prompt_id {row.get('prompt_id', '?')})"
-    for field in REQUIRED_FIELDS:
-        if field not in row or row[field] is None:
-            raise RecordError(f"{where}: missing field {field!r}")
-    for field in ("prompt_id", "prompt", "model", "response"):
-        if not isinstance(row[field], str):
-            raise RecordError(f"{where}: field {field!r} must be a string")
-    messages = row["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise RecordError(f"{where}: field 'messages' must be a non-empty list of turns")
-    for turn_index, turn in enumerate(messages):
-        if not (
-            isinstance(turn, dict)
-            and isinstance(turn.get("role"), str)
-            and isinstance(turn.get("content"), str)
-        ):
-            raise RecordError(
-                f"{where}: field 'messages' turn {turn_index} needs string 'role' and 'content'"
-            )
-    ratings = row.get("ratings")
-    if ratings is not None:
-        if not isinstance(ratings, dict):
-            raise RecordError(f"{where}: field 'ratings' must map aspect -> {{rating, rationale}}")
-        for aspect, rating in ratings.items():
-            value = rating.get("rating") if isinstance(rating, dict) else None
-            if value == NOT_APPLICABLE:
-                continue
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or not MIN_RATING <= value <= MAX_RATING
-            ):
-                raise RecordError(
-                    f"{where}: field 'ratings.{aspect}.rating' must be an integer 1-5 "
-                    f"or {NOT_APPLICABLE!r}"
-                )
+    """A candidate row, judged or not (a judged one's ratings become suggestions)."""
+    judged = isinstance(row, dict) and ("score" in row or "ratings" in row)
+    problem = (judged_problem if judged else candidate_problem)(row)
+    if problem:
+        pid = row.get("prompt_id", "?") if isinstance(row, dict) else "?"
+        raise RecordError(f"candidate row {index} (prompt_id {pid}): {problem}")
 
 
 def record_id(messages: Sequence[ChatTurn], responses: Iterable[str]) -> str:
