@@ -86,6 +86,8 @@ class BackendProfile(Mapping[str, Any]):
         return self._complete
 
     def __getitem__(self, key: str) -> Any:
+        if key in self._known:  # a capability: known without asking the backend (so that
+            return self._known[key]  # create_agent's per-call check never waits on /info)
         return self._data()[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -190,3 +190,23 @@ def test_a_third_party_backend_in_zephyr_chat(shout_plugin: dict[str, str]) -> N
     assert answer.stdout.strip() == "RE:HELLO seed=None"
     bad = zephyr(shout_plugin, "chat", "hello", "--backend", "shout", "-b", "loud=1")
     assert bad.returncode == 2 and "'loud' is not an option of backend 'shout'" in bad.stderr
+
+
+def test_capabilities_are_answered_without_reading_token_limits() -> None:
+    """create_agent checks profile.get("structured_output") on every model call, async ones
+    included: that must not wait on the server's /info."""
+    from zephyr_integrations.backends.base import TokenLimits
+    from zephyr_integrations.testing.scripted_backend import ScriptedBackend
+
+    class Limited(ScriptedBackend):
+        reads = 0
+
+        def token_limits(self) -> TokenLimits:
+            Limited.reads += 1
+            return TokenLimits(100, 200)
+
+    llm = ChatZephyr(backend=Limited())
+    assert llm.profile is not None
+    assert llm.profile.get("structured_output") is False and llm.profile["tool_calling"] is True
+    assert Limited.reads == 0
+    assert llm.profile["max_input_tokens"] == 100 and Limited.reads == 1
