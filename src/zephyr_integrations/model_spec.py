@@ -53,12 +53,7 @@ def parse_model_spec(
             f"({', '.join(sorted(plugins.backends()))}) or import "
             "(e.g. tgi:http://127.0.0.1:8080,temperature=0.7)"
         )
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--model {shown!r}: {pair!r} is not key=value")
-        params[key.strip()] = _value(value.strip())
+    params = parse_options(pairs, f"--model {shown!r}")
     label = params.pop("label", None)
     n = params.pop("n", None)
     if label is not None:
@@ -181,12 +176,13 @@ def _imported(target: str, params: dict[str, Any], shown: str) -> Any:
     return model
 
 
-def parse_options(pairs: list[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` texts (values read as JSON when they parse) -> options, for ``flag``."""
+def parse_options(pairs: list[str], where: str) -> dict[str, Any]:
+    """``key=value`` texts (values read as JSON when they parse, else as text) -> options; a
+    text without ``=`` raises naming ``where`` (the flag)."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{flag} {redact_text(pair)!r} is not KEY=VALUE")
+            raise ValueError(f"{where}: {redact_text(pair)!r} is not key=value")
         options[key.strip()] = _value(value.strip())
     return options

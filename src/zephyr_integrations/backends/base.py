@@ -219,8 +219,12 @@ async def agenerate_n(backend: Backend, request: GenerationRequest, n: int) -> l
     if own is not None:
         generations: list[Generation] = await own(request, n)
         return generations
-    requests = [GenerationRequest(request.prompt, nth_seed(request.params, i)) for i in range(n)]
-    return await backend.agenerate(requests)
+    return await backend.agenerate(candidate_requests(request, range(n)))
+
+
+def candidate_requests(request: GenerationRequest, indices: range) -> list[GenerationRequest]:
+    """One request per candidate ``index`` of ``indices``, each with its own seed."""
+    return [GenerationRequest(request.prompt, nth_seed(request.params, i)) for i in indices]
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:

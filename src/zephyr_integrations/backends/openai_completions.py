@@ -24,7 +24,7 @@ from zephyr_integrations.backends.base import (
     GenerationParams,
     GenerationRequest,
     TextDelta,
-    nth_seed,
+    candidate_requests,
 )
 from zephyr_integrations.backends.openai_structured import (
     ServerKind,
@@ -222,9 +222,7 @@ class OpenAICompletionsBackend:
         a server that answers fewer choices (llama.cpp ignores ``n``) is asked for the rest
         with seeds ``seed + k``. Greedy candidates are asked for one request each."""
         if n == 1 or request.params.greedy:
-            requests = [GenerationRequest(request.prompt, nth_seed(request.params, i))
-                        for i in range(n)]  # fmt: skip
-            return await self.agenerate(requests)
+            return await self.agenerate(candidate_requests(request, range(n)))
         deadline = self._remote.deadline(request.params.timeout)
         body = await self._body(request, deadline, stream=False)
         body |= {"n": n, "logprobs": 0}
@@ -249,8 +247,7 @@ class OpenAICompletionsBackend:
                 self._generation(str(choice["text"]), reason, choice, share, request.params)
             )
         if len(generations) < n:
-            rest = [GenerationRequest(request.prompt, nth_seed(request.params, i))
-                    for i in range(len(generations), n)]  # fmt: skip
+            rest = candidate_requests(request, range(len(generations), n))
             generations += await self.agenerate(rest)
         return generations
 
