@@ -190,6 +190,11 @@ def test_a_third_party_backend_in_zephyr_chat(shout_plugin: dict[str, str]) -> N
     assert answer.stdout.strip() == "RE:HELLO seed=None"
     bad = zephyr(shout_plugin, "chat", "hello", "--backend", "shout", "-b", "loud=1")
     assert bad.returncode == 2 and "'loud' is not an option of backend 'shout'" in bad.stderr
+    listed = zephyr(shout_plugin, "backends")
+    assert listed.returncode == 0, listed.stderr
+    assert "shout  (TARGET: model)  answers in capitals\n  prefix" in listed.stdout
+    assert "put before every answer" in listed.stdout
+    assert "tgi  (TARGET: base_url)" in listed.stdout and "  truncate " in listed.stdout
 
 
 def test_capabilities_are_answered_without_reading_token_limits() -> None:

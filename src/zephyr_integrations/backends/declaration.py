@@ -32,7 +32,7 @@ class BackendDeclaration:
             ``None``: ``build``'s keyword parameters are the options.
         target: what TARGET in ``KIND:TARGET`` names: ``"model"`` (a model folder or id) or
             ``"base_url"`` (the server, or several replicas joined with ``|``).
-        summary: one line for listings.
+        summary: one line for listings (``zephyr backends``).
     """
 
     build: Callable[..., Backend]

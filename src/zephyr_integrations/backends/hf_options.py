@@ -16,8 +16,7 @@ DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 class TransformersOptions:
     """How to load and run a model on this machine; checked on creation, nothing loaded.
 
-    Each field's ``metadata["doc"]`` says what it does (shown by ``zephyr collect --help``'s
-    error for an unknown key and in the README).
+    Each field's ``metadata["doc"]`` says what it does (``zephyr backends`` lists them).
     """
 
     dtype: Dtype = field(

@@ -33,7 +33,9 @@ class RemoteOptions:
     each request goes to the least busy one, and one that refuses connections is skipped.
     """
 
-    base_url: str = field(metadata=_doc("the server(s): http(s)://host[:port], replicas joined"))
+    base_url: str = field(
+        metadata=_doc("the server: http(s)://host[:port]; replicas of one model joined with |")
+    )
     api_key: SecretStr | None = field(
         default=None, repr=False, metadata=_doc("bearer token; never shown")
     )

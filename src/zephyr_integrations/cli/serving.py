@@ -131,3 +131,20 @@ def chat(
     except (ValueError, OSError, TimeoutError) as exc:
         raise failure(exc) from exc
     sys.stdout.write("\n")
+
+
+@app.command()
+def backends() -> None:
+    """List the registered backends (built-in and plugins'), what a model spec's TARGET names
+    for each, and the options each takes (-m KIND:TARGET,option=value; --backend-option)."""
+    from zephyr_integrations.plugins import backends as registered
+
+    lines = []
+    for name, declaration in sorted(registered().items()):
+        lines.append(f"{name}  (TARGET: {declaration.target})  {declaration.summary}".rstrip())
+        docs = declaration.option_docs() if declaration.option_names is not None else {}
+        if declaration.option_names is None:
+            lines.append("  any keyword option")
+        for option, doc in docs.items():
+            lines.append(f"  {option:<18} {doc}".rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -41,5 +41,5 @@ def openai_backend(
 
 @hookimpl
 def register_backends(register: RegisterBackend) -> None:
-    summary = (openai_backend.__doc__ or "").split("\n", 1)[0]
+    summary = "an OpenAI-compatible server (vLLM, SGLang, llama.cpp, TGI's /v1), /v1/completions"
     register("openai", BackendDeclaration(openai_backend, OpenAIOptions, "base_url", summary))

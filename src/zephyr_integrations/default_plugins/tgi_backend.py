@@ -41,5 +41,5 @@ def tgi_backend(
 
 @hookimpl
 def register_backends(register: RegisterBackend) -> None:
-    summary = (tgi_backend.__doc__ or "").split("\n", 1)[0]
+    summary = "a Text Generation Inference server (or zephyr serve), native routes"
     register("tgi", BackendDeclaration(tgi_backend, TGIOptions, "base_url", summary))
