@@ -114,7 +114,7 @@ def _split(
             valid = [*_SPEC_KEYS, *sorted(SAMPLING), "stop"]
             valid += [k for k in _CONNECTION_KEYS if declared is None or k in declared]
             valid += options_keys
-            where = "TARGET names the server" if key == "base_url" else "unknown key"
+            where = "TARGET gives it" if key == declaration.target else "unknown key"
             raise ValueError(
                 f"{key!r} is not a key of backend {kind!r} ({where}); valid keys: "
                 f"{', '.join(valid)}"

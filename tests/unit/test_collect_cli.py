@@ -65,7 +65,11 @@ OK = '{"prompt": "ok"}\n'
             "'trunc' is not a key of backend 'tgi' (unknown key); valid keys: label, n, ",
         ),
         (OK, ["-m", "tgi:http://127.0.0.1:9,truncate=3"], "truncate=3 is invalid"),
-        (OK, ["-m", "tgi:http://127.0.0.1:9,base_url=http://x"], "TARGET names the server"),
+        (
+            OK,
+            ["-m", "tgi:http://127.0.0.1:9,base_url=http://x"],
+            "'base_url' is not a key of backend 'tgi' (TARGET gives it)",
+        ),
         (OK, ["-m", "transformers:./m,dtype=int3"], "dtype='int3' is invalid"),
         (OK, ["-m", "tgi:http://127.0.0.1:9,temperature=-1"], "temperature=-1 is invalid"),
         (OK, ["-m", "openai:http://127.0.0.1:9,top_p=2"], "top_p=2 is invalid"),
