@@ -129,7 +129,8 @@ LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-_QUESTIONS = {
+#: What each aspect asks of an answer (the ``ultrafeedback`` judges' rubrics quote it).
+QUESTIONS = {
     "instruction_following": "does the answer do what the instruction asks, in the form it asks?",
     "honesty": "is the answer candid about how sure it is, and does it decline what it cannot "
     'know? Rate "N/A" where that does not apply (creative writing, for example).',
@@ -147,7 +148,7 @@ def _rubric() -> str:
         "",
     ]
     for aspect in ULTRAFEEDBACK_ASPECTS:
-        lines.append(f"{aspect}: {_QUESTIONS[aspect]}")
+        lines.append(f"{aspect}: {QUESTIONS[aspect]}")
         lines.extend(
             f"  {level} = {name}: {meaning}"
             for level, (name, meaning) in enumerate(LEVELS[aspect], start=MIN_RATING)
@@ -167,18 +168,20 @@ RUBRIC = _rubric()
 JUDGE_MAX_TOKENS = json_length_bound(close_objects(UltraFeedbackRatings.model_json_schema())) + 8
 
 
-def judge_messages(messages: Sequence[ChatTurn], response: str) -> list[tuple[str, str]]:
-    """The judge's conversation: the rubric, then the instruction (with any earlier turns) and
-    the answer to rate."""
+def instruction_text(messages: Sequence[ChatTurn]) -> str:
+    """What a judge is shown of the conversation: any earlier turns, then the instruction."""
     *context, instruction = messages
     earlier = "".join(f"[{turn['role']}]\n{turn['content']}\n\n" for turn in context)
     shown = f"# Earlier conversation\n\n{earlier}" if earlier else ""
+    return f"{shown}# Instruction\n\n{instruction['content']}"
+
+
+def judge_messages(messages: Sequence[ChatTurn], response: str) -> list[tuple[str, str]]:
+    """The judge's conversation: the rubric, then the instruction (with any earlier turns) and
+    the answer to rate."""
     return [
         ("system", RUBRIC),
-        (
-            "user",
-            f"{shown}# Instruction\n\n{instruction['content']}\n\n# Answer to rate\n\n{response}",
-        ),
+        ("user", f"{instruction_text(messages)}\n\n# Answer to rate\n\n{response}"),
     ]
 
 
@@ -187,9 +190,11 @@ __all__ = [
     "LEVELS",
     "MAX_RATIONALE",
     "NOT_APPLICABLE",
+    "QUESTIONS",
     "RUBRIC",
     "AspectJudgement",
     "HonestyJudgement",
     "UltraFeedbackRatings",
+    "instruction_text",
     "judge_messages",
 ]

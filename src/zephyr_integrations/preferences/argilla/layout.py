@@ -5,7 +5,9 @@
 - The answer order is a permutation seeded by (template seed, record id): deterministic, and
   different per record. `model_i` / `position_i` metadata (hidden from annotators) keep the
   mapping back to each answer's model and input position.
-- AI feedback (`ratings` + `judge` on candidates) becomes suggestions whose agent is the judge.
+- AI feedback (`ratings` + `judge` on candidates) becomes suggestions whose agent is the judge;
+  a score-only judge's `score` (a reward model's) suggests the ranking, the preferred answer, or
+  an overall rating mapped from the row's `scale` onto 1-5.
 
 Everything is validated before anything is sent: a bad row raises `RecordError` naming the row
 (its index and prompt_id) and the field, and nothing is logged.
@@ -24,6 +26,7 @@ from zephyr_integrations.preferences.argilla import templates as t
 from zephyr_integrations.preferences.records import (
     CandidateRow,
     ChatTurn,
+    ScoreScale,
     mean_rating,
 )
 from zephyr_integrations.preferences.stages import candidate_problem, judged_problem
@@ -110,8 +113,8 @@ def _suggestions(
     template: t._Template, group: PromptGroup, order: list[int]
 ) -> list[dict[str, Any]]:
     slots = [group.candidates[p] for p in order]
-    if not any(c.get("ratings") for c in slots):
-        return []
+    if not any(c.get("ratings") or c.get("score") is not None for c in slots):
+        return []  # no AI feedback (a score-only judge, e.g. a reward model, counts)
     judges = sorted({c["judge"] for c in slots if c.get("judge")})
     agent = ", ".join(judges) or "ai-feedback"
     scores = [_score(c) for c in slots]
@@ -120,8 +123,9 @@ def _suggestions(
         for slot, cand in enumerate(slots, start=1):
             ratings = cand.get("ratings") or {}
             for aspect in template.aspects:
-                if aspect == t.OVERALL and scores[slot - 1] is not None:
-                    value: int | None = round(scores[slot - 1])  # type: ignore[arg-type]
+                score = scores[slot - 1]
+                if aspect == t.OVERALL and score is not None:
+                    value: int | None = _on_one_to_five(score, cand.get("scale"))
                 else:
                     given = ratings[aspect]["rating"] if aspect in ratings else None
                     value = given if isinstance(given, int) else None  # "N/A": no suggestion
@@ -144,6 +148,15 @@ def _suggestions(
             label = t.TIE if a == b else ("response_1" if a > b else "response_2")  # type: ignore[operator]
             out.append({"question_name": t.PREFERENCE, "value": label, "agent": agent})
     return out
+
+
+def _on_one_to_five(score: float, scale: ScoreScale | None) -> int:
+    """A score as a 1-5 overall rating: as it is on a 1-5 scale (or none given), else mapped
+    linearly from its own scale (a reward model's, say) onto 1-5."""
+    if scale is not None and (scale["low"], scale["high"]) != (1.0, 5.0):
+        low, high = scale["low"], scale["high"]
+        score = 1 + 4 * (score - low) / (high - low) if high > low else 3.0
+    return max(1, min(5, round(score)))
 
 
 def _score(candidate: CandidateRow) -> float | None:
