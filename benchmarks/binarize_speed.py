@@ -54,7 +54,7 @@ def make_rows(prompts: int, seed: int = 0) -> list[PreferenceRow]:
 def ours(rows: list[dict[str, Any]], folder: Path) -> int:
     result = binarize(rows, BinarizeOptions(strategy="zephyr"))
     splits = make_splits(result.pairs, test_size=DEFAULT_TEST_SIZE)
-    export(splits, folder, format="hub", about=Provenance.from_result(result, test_size=0.03))
+    export(splits, folder, about=Provenance.from_result(result, test_size=0.03))
     return result.pairs.num_rows
 
 

@@ -95,14 +95,13 @@ def main(folder: Path) -> None:
 
     # 4. Pairs from AI feedback alone, and 5. a dataset folder in ultrafeedback_binarized's schema.
     from zephyr_integrations.preferences.binarize import binarize
-    from zephyr_integrations.preferences.export import export
+    from zephyr_integrations.preferences.export import export, write_jsonl
     from zephyr_integrations.preferences.schema import pairs_only
 
     pairs = binarize(from_candidates(rows))
     print(f"4. binarize: {pairs.pairs.num_rows} pairs from {pairs.records} prompts")
-    target = export(
-        {"train_prefs": pairs_only(pairs.pairs)}, folder / "dataset", format="jsonl", overwrite=True
-    )
+    splits = {"train_prefs": pairs_only(pairs.pairs)}
+    target = export(splits, folder / "dataset", write_jsonl, overwrite=True)
     print(f"5. export: {sorted(p.name for p in target.iterdir())} in {target}")
 
 
