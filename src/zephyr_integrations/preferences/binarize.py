@@ -66,7 +66,8 @@ class BinarizeResult:
     dropped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     unscored_answers: int = 0
-    #: The scales of the records that gave pairs: meaning -> (low, high), in first-seen order.
+    #: The scales of the records that gave pairs: meaning -> (low, high), in first-seen order
+    #: (an open bound is -inf / inf here, None in `summary`).
     scales: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
@@ -84,10 +85,15 @@ class BinarizeResult:
             "dropped_examples": self.examples,
             "unscored_answers_skipped": self.unscored_answers,
             "scales": [
-                {"meaning": meaning, "low": low, "high": high}
+                {"meaning": meaning, "low": _bound(low), "high": _bound(high)}
                 for meaning, (low, high) in self.scales.items()
             ],
         }
+
+
+def _bound(value: float) -> float | None:
+    """A scale's bound as JSON writes it: None for an open (infinite) one."""
+    return value if math.isfinite(value) else None
 
 
 class _Columns:
@@ -184,7 +190,10 @@ def malformed_field(record: Any) -> str:
     ):
         return "field 'agreement' must be a number or null"
     if "scale" in record and _scale(record["scale"]) is None:
-        return "field 'scale' must be {low, high, meaning} with finite numbers, low < high"
+        return (
+            "field 'scale' must be {low, high, meaning}: finite numbers (null: unbounded), "
+            "low < high"
+        )
     completions = record.get("completions")
     if not isinstance(completions, list):
         return "field 'completions' must be a list"
@@ -200,17 +209,19 @@ def malformed_field(record: Any) -> str:
 
 
 def _scale(value: Any) -> tuple[float, float, str] | None:
-    """(low, high, meaning) of a record's `scale`, or None if it is not a valid one."""
-    if not isinstance(value, Mapping):
+    """(low, high, meaning) of a record's `scale`, or None if it is not a valid one. A bound
+    given as None is open: -inf / inf (a reward model's unbounded logits)."""
+    if not isinstance(value, Mapping) or "low" not in value or "high" not in value:
         return None
-    given: Any = (value.get("low"), value.get("high"))
+    given: Any = (value["low"], value["high"])
     meaning = value.get("meaning", "")
-    if not (all(_is_number(x) for x in given) and isinstance(meaning, str)):
+    if not (all(x is None or _is_number(x) for x in given) and isinstance(meaning, str)):
         return None
-    low, high = float(given[0]), float(given[1])
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        return None
-    return low, high, meaning
+    if any(x is not None and not math.isfinite(float(x)) for x in given):
+        return None  # an open bound is written null, never as a number
+    low = -math.inf if given[0] is None else float(given[0])
+    high = math.inf if given[1] is None else float(given[1])
+    return (low, high, meaning) if low < high else None
 
 
 def _is_number(x: Any) -> bool:

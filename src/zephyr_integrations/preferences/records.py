@@ -58,10 +58,12 @@ class ScoreScale(TypedDict):
 
     Binarizing checks every score against its own row's scale (a Borda count of 4 answers runs
     0-3, a pairwise vote 0-1, an aspect mean 1-5), and the dataset card quotes ``meaning``.
+    ``None`` for ``low`` or ``high`` means unbounded on that side (a reward model's logits; JSON
+    has no infinity).
     """
 
-    low: float
-    high: float
+    low: float | None
+    high: float | None
     meaning: str
 
 
