@@ -5,7 +5,9 @@
 - The answer order is a permutation seeded by (template seed, record id): deterministic, and
   different per record. `model_i` / `position_i` metadata (hidden from annotators) keep the
   mapping back to each answer's model and input position.
-- AI feedback (`ratings` + `judge` on candidates) becomes suggestions whose agent is the judge.
+- AI feedback (`ratings` and/or `score`, with `judge`, on candidates) becomes suggestions whose
+  agent is the judge: a score-only judge (a reward model) suggests the ranking, the pairwise
+  preference and the overall rating; per-aspect ratings suggest their own questions.
 
 Everything is validated before anything is sent: a bad row raises `RecordError` naming the row
 (its index and prompt_id) and the field, and nothing is logged.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -81,6 +84,11 @@ def _check_row(index: int, row: Any) -> None:
             raise RecordError(
                 f"{where}: field 'messages' turn {turn_index} needs string 'role' and 'content'"
             )
+    score = row.get("score")
+    if score is not None and not (
+        isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
+    ):
+        raise RecordError(f"{where}: field 'score' must be a finite number or null")
     ratings = row.get("ratings")
     if ratings is not None:
         if not isinstance(ratings, dict):
@@ -147,18 +155,19 @@ def _suggestions(
     template: t._Template, group: PromptGroup, order: list[int]
 ) -> list[dict[str, Any]]:
     slots = [group.candidates[p] for p in order]
-    if not any(c.get("ratings") for c in slots):
+    scores = [_score(c) for c in slots]
+    if not any(c.get("ratings") for c in slots) and all(s is None for s in scores):
         return []
     judges = sorted({c["judge"] for c in slots if c.get("judge")})
     agent = ", ".join(judges) or "ai-feedback"
-    scores = [_score(c) for c in slots]
     out: list[dict[str, Any]] = []
     if isinstance(template, t.RatingTemplate):
+        overall = _overall_ratings(slots, scores)
         for slot, cand in enumerate(slots, start=1):
             ratings = cand.get("ratings") or {}
             for aspect in template.aspects:
-                if aspect == t.OVERALL and scores[slot - 1] is not None:
-                    value: int | None = round(scores[slot - 1])  # type: ignore[arg-type]
+                if aspect == t.OVERALL and overall[slot - 1] is not None:
+                    value = overall[slot - 1]
                 else:
                     given = ratings[aspect]["rating"] if aspect in ratings else None
                     value = given if isinstance(given, int) else None  # "N/A": no suggestion
@@ -187,3 +196,28 @@ def _score(candidate: CandidateRow) -> float | None:
     if candidate.get("score") is not None:
         return candidate["score"]
     return mean_rating(candidate.get("ratings") or {})
+
+
+def _overall_ratings(slots: Sequence[CandidateRow], scores: list[float | None]) -> list[int | None]:
+    """Each answer's score as a 1-5 overall rating. A score on the aspect mean's 1-5 (a row
+    without a ``scale``) is rounded; one on another bounded scale is placed on 1-5 linearly; an
+    unbounded one (a reward model's) linearly between the record's lowest (1) and highest (5)."""
+    scored = [s for s in scores if s is not None]
+    placed: list[int | None] = []
+    for cand, score in zip(slots, scores, strict=True):
+        scale: Any = cand.get("scale")
+        low: float | None = MIN_RATING
+        high: float | None = MAX_RATING
+        if isinstance(scale, dict):
+            low, high = scale.get("low"), scale.get("high")
+        if (low is None or high is None) and scored:
+            low, high = min(scored), max(scored)
+        if score is None or low is None or high is None:
+            placed.append(None)
+            continue
+        if high > low:
+            value = round(MIN_RATING + (score - low) / (high - low) * (MAX_RATING - MIN_RATING))
+        else:  # every answer scored the same: the middle
+            value = round((MIN_RATING + MAX_RATING) / 2)
+        placed.append(min(MAX_RATING, max(MIN_RATING, value)))
+    return placed
