@@ -214,3 +214,12 @@ def test_models_that_are_not_one_label_classifiers_are_refused(
         RewardModelJudge(tmp_path / "missing")
     with pytest.raises(RewardModelError, match="batch_size must be 1 or more"):
         RewardModelJudge(tiny_model_path, batch_size=0)
+
+
+def test_the_judge_registers_as_reward_model(reward_model: Path) -> None:
+    from zephyr_integrations.plugins import get_judge_factory
+
+    judge = get_judge_factory("reward-model")(str(reward_model), device="cpu", batch_size="4")
+    assert isinstance(judge, RewardModelJudge) and judge.prompts_per_call == 4
+    with pytest.raises(RewardModelError, match="takes a Hub id or a folder"):
+        get_judge_factory("reward-model")(object())
