@@ -41,6 +41,7 @@ class QuickstartOptions:
     argilla_dir: Path | None = None  # the stack's data folder (default: `zephyr annotate up`'s)
     argilla_port: int | None = None  # default 6900 (other ports then picked free)
     seed: int = 42
+    judge: str = "ultrafeedback"  # a registered judge, built on the same model
 
     def __post_init__(self) -> None:
         for name in ("prompts", "candidates", "max_tokens"):
@@ -88,6 +89,7 @@ def run(
     Argilla, and returns when people are done."""
     from zephyr_integrations import ChatZephyr
     from zephyr_integrations.local_models import default_model
+    from zephyr_integrations.plugins import get_judge_factory
     from zephyr_integrations.preferences.collect import Generator, collect
     from zephyr_integrations.preferences.feedback import judge
     from zephyr_integrations.preferences.prompts import read_prompts
@@ -104,6 +106,7 @@ def run(
     )
     # No budget of its own: the judge gets the one its rating schema needs (JUDGE_MAX_TOKENS).
     judge_model = ChatZephyr(model_name=result.model, temperature=0)
+    rater = get_judge_factory(options.judge)(judge_model, label=Path(result.model).name)
     say(f"model: {result.model}")
     prompts = read_prompts(bundled_prompts()).prompts[: options.prompts]
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,14 +123,8 @@ def run(
         raise RuntimeError(f"collecting failed: {collected.failures[0]}")
 
     result.rated = folder / "rated.jsonl"
-    say("rating every answer on UltraFeedback's four aspects (AI feedback) ...")
-    judged = judge(
-        result.candidates,
-        judge_model,
-        result.rated,
-        label=Path(result.model).name,
-        concurrency=LOCAL_CONCURRENCY,
-    )
+    say(f"rating every answer with the {options.judge} judge (AI feedback) ...")
+    judged = judge(result.candidates, rater, result.rated, concurrency=LOCAL_CONCURRENCY)
     rated_rows = [candidate.row for candidate in read_candidates(result.rated)[0]]
     check_feedback(rated_rows, result.model)
     if judged.failures:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from zephyr_integrations.preferences.binarize import binarize
+from zephyr_integrations.preferences.feedback import judge as run_judge
 from zephyr_integrations.preferences.judges.reward_model import (
     RewardModelError,
     RewardModelJudge,
@@ -156,30 +157,65 @@ def test_a_pair_longer_than_max_length_gets_an_error_not_a_score(reward_model: P
     assert verdicts[1].error is not None and "over its limit of 100" in verdicts[1].error
 
 
-def test_rewards_become_rows_then_pairs(reward_model: Path) -> None:
-    judge = RewardModelJudge(reward_model, batch_size=8, device="cpu", label="tiny-rm")
-    groups = candidates(5, 4)
-    verdicts = asyncio.run(judge.ajudge(groups))
-    judged: list[CandidateRow] = []
-    for rows, got in zip(groups, verdicts, strict=True):
-        for row, verdict in zip(rows, got, strict=True):
-            judged.append(
-                CandidateRow(  # type: ignore[typeddict-item]
-                    **row, score=verdict.score, judge=judge.name, scale=judge.scale
-                )
+def test_rewards_flow_through_the_runner_into_rows_then_pairs(
+    passes: tuple[RewardModelJudge, list[tuple[int, int, str]]], tmp_path: Path
+) -> None:
+    judge, seen = passes
+    groups = candidates(64, 4)
+    rows = [row for group in groups for row in group]
+    report = run_judge(rows, judge, tmp_path / "judged.jsonl", concurrency=4)
+    assert report.failures == [] and report.rated == 256
+    assert len(seen) == 8 and [batch for batch, _, _ in seen] == [32] * 8  # one pass per call
+    judged = [json.loads(line) for line in (tmp_path / "judged.jsonl").read_text().splitlines()]
+    assert all(row["judge"] == str(judge.name) and row["scale"] == judge.scale for row in judged)
+    assert all("ratings" not in row and isinstance(row["score"], float) for row in judged)
+    reference = {(r["prompt_id"], r["model"]): unbatched_reward(judge, r) for r in rows[:8]}
+    for row in judged:
+        if (row["prompt_id"], row["model"]) in reference:
+            assert row["score"] == pytest.approx(
+                reference[row["prompt_id"], row["model"]], abs=1e-4
             )
-    judged = json.loads(json.dumps(judged, allow_nan=False))  # through JSON lines, as on disk
     preference_rows = from_candidates(judged)
-    assert [row["scale"] for row in preference_rows] == [judge.scale] * 5
+    assert len(preference_rows) == 64
+    assert all(row["scale"] == judge.scale for row in preference_rows)
     result = binarize(preference_rows)
-    assert result.dropped == {} and result.pairs.num_rows == 5
-    for pair, rows, got in zip(result.pairs.to_pylist(), groups, verdicts, strict=True):
-        best = max(range(4), key=lambda k: got[k].score or -math.inf)
-        assert pair["chosen_model"] == rows[best]["model"]
-        assert pair["score_chosen"] == got[best].score
+    assert result.dropped == {} and result.pairs.num_rows == 64
+    by_answer = {(r["prompt_id"], r["model"]): r["score"] for r in judged}
+    for pair in result.pairs.to_pylist():
+        best = max(by_answer[pair["prompt_id"], f"m{k}"] for k in range(4))
+        assert pair["score_chosen"] == best == by_answer[pair["prompt_id"], pair["chosen_model"]]
         assert pair["score_chosen"] > pair["score_rejected"]
     (scale,) = result.summary()["scales"]
     assert (scale["low"], scale["high"]) == (None, None)
+
+
+def test_zephyr_judge_with_the_reward_model_on_the_command_line(
+    reward_model: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from zephyr_integrations.cli import app
+
+    source = tmp_path / "candidates.jsonl"
+    rows = [row for group in candidates(3, 2) for row in group]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "judged.jsonl"
+    args = ["judge", str(source), "--judge", "reward-model", "-m", str(reward_model)]
+    args += ["-O", "batch_size=4", "-O", "device=cpu", "-o", str(out), "--no-progress"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    assert f"6 candidates rated by {reward_model}" in result.output
+    judged = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(judged) == 6 and all(row["scale"]["low"] is None for row in judged)
+    bare = make_tiny_reward_model(tmp_path / "bare", chat_template=False)
+    args[5] = str(bare)
+    args[-2] = str(tmp_path / "bare.jsonl")
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: reward model {bare} has no chat template")
+    assert "-O chat_template=" in line
+    assert not (tmp_path / "bare.jsonl").exists()  # nothing half-written
 
 
 def test_a_model_without_a_chat_template_is_refused_naming_it_and_the_fix(

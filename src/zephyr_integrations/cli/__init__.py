@@ -5,8 +5,9 @@ from __future__ import annotations
 # Each module registers its commands on `app` when imported.
 from zephyr_integrations.cli import (  # noqa: F401
     annotate,  # annotate up / status / down / push / pull
-    collect,  # collect, judge
+    collect,  # collect
     data,  # binarize, export, report
+    judge,  # judge
     quickstart,  # quickstart
     serving,  # serve, chat
 )

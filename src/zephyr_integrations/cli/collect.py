@@ -1,4 +1,4 @@
-"""`zephyr collect` and `zephyr judge`: candidate answers and AI feedback on the command line.
+"""`zephyr collect`: candidate answers from one or more chat models on the command line.
 
 A model is given as ``KIND:TARGET[,key=value...]`` (see
 :mod:`zephyr_integrations.model_spec`).
@@ -81,68 +81,3 @@ def collect(
             "to retry them",
             EXIT_UNAVAILABLE,
         )
-
-
-@app.command()
-def judge(
-    candidates: Annotated[Path, typer.Argument(help="Candidates from zephyr collect (JSONL).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="The judge: KIND:TARGET[,k=v].")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Rated candidates (JSONL).")],
-    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight at once.")] = 8,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a failed call.")] = 2,
-    retry_failed: Annotated[bool, typer.Option(help="Judge earlier failures again.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-) -> None:
-    """Rate each candidate on UltraFeedback's four aspects (1-5 with a rationale) with a judge.
-
-    Example: zephyr judge candidates.jsonl -m tgi:http://127.0.0.1:8080,temperature=0
-    -o judged.jsonl. Replies that do not parse are listed and kept with score null.
-    """
-    from zephyr_integrations.preferences.checkpoint import CheckpointError
-    from zephyr_integrations.preferences.feedback import JudgeError
-    from zephyr_integrations.preferences.feedback import judge as run_judge
-
-    partial = output.with_name(output.name + ".partial")
-    fresh = not output.exists() and not partial.exists()
-    try:
-        checks.input_file(candidates)
-        checks.output_file(output, "--output")
-        chat, _, label, count = parse_model_spec(model, params_on_model=True)
-        if count is not None:
-            raise ValueError(f"--model {model!r}: n does not apply to a judge")
-        report = run_judge(
-            candidates,
-            chat,
-            output,
-            label=label,
-            concurrency=concurrency,
-            max_retries=max_retries,
-            retry_failed=retry_failed,
-            progress=progress,
-        )
-    except (JudgeError, CheckpointError, ValueError) as exc:
-        raise failure(exc) from exc
-    if not report.rated and report.failures and all(_unreachable(f.error) for f in report.failures):
-        if fresh:  # a judge that was never reached leaves nothing behind
-            output.unlink(missing_ok=True)
-            partial.unlink(missing_ok=True)
-        raise fail(f"the judge could not be reached: {report.failures[0]}", EXIT_UNAVAILABLE)
-    for duplicate in report.duplicates:
-        err.print(f"duplicate candidate: {duplicate} (judged once)", highlight=False)
-    err.print(
-        f"{report.rated} candidates rated by {report.judge}, {report.resumed} from an earlier "
-        f"run, {report.skipped} not judged (flagged), {len(report.failures)} failed "
-        f"-> {report.output} ({report.seconds:.1f} s)",
-        highlight=False,
-    )
-    for failed in report.failures[:10]:
-        err.print(f"failed: {failed}", highlight=False, soft_wrap=True)
-    if report.failures and not report.rated:
-        raise fail("no candidate could be rated; fix the judge and rerun with --retry-failed")
-
-
-def _unreachable(error: str) -> bool:
-    """Whether a recorded failure says the model's server was not there."""
-    from zephyr_integrations.cli.errors import UNAVAILABLE_TYPES
-
-    return any(f"{name}:" in error for name in UNAVAILABLE_TYPES) or "Connection refused" in error

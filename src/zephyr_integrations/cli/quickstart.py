@@ -29,6 +29,9 @@ def quickstart(
     prompts: Annotated[int, typer.Option(help="How many bundled prompts.")] = 4,
     candidates: Annotated[int, typer.Option(help="Answers per prompt (>= 2).")] = 2,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 48,
+    judge: Annotated[
+        str, typer.Option(help="The AI feedback's judge (a registered name), on the same model.")
+    ] = "ultrafeedback",
     argilla: Annotated[bool, typer.Option(help="Log the records in a local Argilla.")] = True,
     argilla_dir: Annotated[
         Path | None, typer.Option(help="The Argilla stack's data folder (default: annotate up's).")
@@ -51,6 +54,7 @@ def quickstart(
             prompts=prompts,
             candidates=candidates,
             max_tokens=max_tokens,
+            judge=judge,
             auto=auto,
             argilla=argilla,
             argilla_dir=argilla_dir,

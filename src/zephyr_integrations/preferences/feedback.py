@@ -1,14 +1,20 @@
-"""AI feedback: a judge chat model rates each candidate on UltraFeedback's four aspects.
+"""AI feedback: a judge scores every candidate answer; the runner around any judge.
 
-The judge is any LangChain chat model whose ``with_structured_output`` accepts a Pydantic schema
-(:class:`~zephyr_integrations.preferences.rubric.UltraFeedbackRatings`). Each candidate row comes
-back with ``ratings`` (aspect -> ``{rating, rationale}``), ``judge`` and ``score`` (the mean of the
-four ratings, as in Argilla's corrected UltraFeedback), ready for ``from_candidates`` and the
-Argilla push. A reply that does not parse is not a crash and not a 0: the row gets
-``score=None`` and a ``judge_error`` naming the record and the judge, and the report lists it.
-Runs resume like ``collect`` (see :mod:`~zephyr_integrations.preferences.checkpoint`)::
+The judge is a :class:`~zephyr_integrations.preferences.judging.Judge` (``ultrafeedback``,
+``ultrafeedback-comparative``, a reward model, a plugin's) or a plain LangChain chat model, which
+is wrapped in the ``ultrafeedback`` judge (one answer per call, UltraFeedback's four aspects).
+Each candidate row comes back with ``score`` on the judge's scale, ``ratings`` (aspect ->
+``{rating, rationale}``) where the judge gives them, ``judge`` (its name) and ``scale``, ready
+for ``from_candidates`` and the Argilla push. A reply that does not parse is not a crash and not
+a 0: the row gets ``score=None`` and a ``judge_error`` naming the record and the judge, and the
+report lists it. Runs resume like ``collect`` (see
+:mod:`~zephyr_integrations.preferences.checkpoint`)::
 
     report = judge("candidates.jsonl", ChatZephyr(...), "judged.jsonl", concurrency=8)
+
+The runner groups the answers to judge (a judge that compares gets every answer of a prompt in
+one group; see :attr:`Judge.compares`), hands ``judge.prompts_per_call`` groups to each call,
+keeps ``concurrency`` calls in flight and retries a call that failed on a transient error.
 """
 
 from __future__ import annotations
@@ -21,23 +27,30 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
-from langchain_core.runnables import Runnable
-from pydantic import ValidationError
 
 from zephyr_integrations.preferences.checkpoint import CheckpointError, CheckpointLog, Row
-from zephyr_integrations.preferences.collect import Failure, model_name
+from zephyr_integrations.preferences.collect import Failure
 from zephyr_integrations.preferences.fanout import progress_bar, run_all, with_retries
-from zephyr_integrations.preferences.records import CandidateRow, mean_rating
-from zephyr_integrations.preferences.rows import Candidate, CandidateFileError, read_candidates
-from zephyr_integrations.preferences.rubric import (
-    JUDGE_MAX_TOKENS,
-    UltraFeedbackRatings,
-    judge_messages,
+from zephyr_integrations.preferences.judges.ultrafeedback import (
+    UltraFeedbackJudge,
+    with_judge_budget,
 )
+from zephyr_integrations.preferences.judging import Judge, JudgeError, Verdict
+from zephyr_integrations.preferences.records import CandidateRow
+from zephyr_integrations.preferences.rows import Candidate, CandidateFileError, read_candidates
 
 #: Flags that make a candidate not worth judging (recorded as not judged, with the reason).
 SKIPPED_FLAGS = ("empty_response",)
+
+__all__ = [
+    "SKIPPED_FLAGS",
+    "JudgeError",
+    "JudgeReport",
+    "ajudge",
+    "as_judge",
+    "judge",
+    "with_judge_budget",
+]
 
 
 @dataclass
@@ -55,13 +68,17 @@ class JudgeReport:
     seconds: float = 0.0
 
 
-class JudgeError(ValueError):
-    """Judging cannot start: an unusable judge, input or output."""
+@dataclass
+class _Group:
+    """Answers handed to the judge together, and which of them to record."""
+
+    shown: list[Candidate]
+    record: list[bool]
 
 
 def judge(
     candidates: str | Path | Sequence[CandidateRow],
-    model: BaseChatModel,
+    model: Judge | BaseChatModel,
     output: str | Path,
     **options: Any,
 ) -> JudgeReport:
@@ -69,9 +86,26 @@ def judge(
     return asyncio.run(ajudge(candidates, model, output, **options))
 
 
+def as_judge(model: Judge | BaseChatModel, label: str | None = None) -> Judge:
+    """``model`` if it is a Judge; a chat model wrapped in the ``ultrafeedback`` judge."""
+    if isinstance(model, BaseChatModel):
+        return UltraFeedbackJudge(model, label=label)
+    if not isinstance(model, Judge):
+        raise JudgeError(
+            f"the judge {type(model).__name__} is neither a Judge (name, scale, compares, "
+            "prompts_per_call, ajudge) nor a LangChain BaseChatModel"
+        )
+    if label is not None:
+        raise JudgeError(f"label={label!r} names a chat model judge; {model.name} names itself")
+    per_call = model.prompts_per_call
+    if not isinstance(per_call, int) or isinstance(per_call, bool) or per_call < 1:
+        raise JudgeError(f"the judge {model.name}: prompts_per_call={per_call!r} must be >= 1")
+    return model
+
+
 async def ajudge(
     candidates: str | Path | Sequence[CandidateRow],
-    model: BaseChatModel,
+    model: Judge | BaseChatModel,
     output: str | Path,
     *,
     label: str | None = None,
@@ -82,35 +116,40 @@ async def ajudge(
     progress: bool = False,
     fsync_every: int = 64,
 ) -> JudgeReport:
-    """Rate every candidate with ``model`` and write the rated rows to ``output`` (JSON lines).
+    """Judge every candidate with ``model`` and write the judged rows to ``output`` (JSON lines).
 
-    ``candidates`` is a JSON-lines file from ``collect`` or the rows themselves. Transient errors
-    are retried ``max_retries`` times; a reply that does not parse is recorded at once. Rows an
-    earlier run finished are skipped; with ``retry_failed`` its failures are judged again.
+    ``candidates`` is a JSON-lines file from ``collect`` or the rows themselves; ``model`` a
+    :class:`Judge` or a chat model (judged by ``ultrafeedback``, named ``label`` if given).
+    Transient errors are retried ``max_retries`` times; a reply that does not parse is recorded
+    at once. Rows an earlier run finished are skipped; with ``retry_failed`` its failures are
+    judged again. A judge that compares sees every answer of the prompt again, and only the
+    answers that needed a verdict are recorded.
     """
     started = time.perf_counter()
     if max_retries < 0:
         raise JudgeError(f"max_retries={max_retries} must be 0 or more")
     rows, duplicates = _load(candidates)
-    report = JudgeReport(output=Path(output), judge=label, duplicates=duplicates)
+    report = JudgeReport(output=Path(output), duplicates=duplicates)
     if not rows:
         raise JudgeError("no candidates to judge")
     if not report.output.parent.is_dir():
         raise JudgeError(f"{output}: the folder {report.output.parent} does not exist")
-    structured = _structured(model)
+    chosen = as_judge(model, label)
     log = CheckpointLog(report.output, _key, fsync_every=fsync_every)
     done = log.open()
     try:
         report.resumed, report.torn_line_dropped = log.resumed, log.torn
-        pending = [
-            candidate
-            for candidate in rows
-            if _key(dict(candidate.row)) not in done
-            or (retry_failed and "judge_error" in done[_key(dict(candidate.row))])
+        needed = [
+            _key(dict(c.row)) not in done
+            or (retry_failed and "judge_error" in done[_key(dict(c.row))])
+            for c in rows
         ]
+        recorded: list[tuple[str, str, int]] = []
 
-        def record(candidate: Candidate, judged: Row, error: str | None) -> None:
+        def record(candidate: Candidate, judged: Row) -> None:
             log.append(judged, replace=retry_failed)
+            recorded.append(_key(judged))
+            error = judged.get("judge_error")
             if error is None:
                 report.rated += 1
                 return
@@ -118,43 +157,49 @@ async def ajudge(
             failure = Failure(row["prompt_id"], row["model"], row["sample"], candidate.where, error)
             report.failures.append(failure)
 
-        async def work(candidate: Candidate) -> None:
-            row = candidate.row
-            flags = [flag for flag in row.get("flags", []) if flag in SKIPPED_FLAGS]
-            if flags:
+        for candidate, need in zip(rows, needed, strict=True):
+            flags = [flag for flag in candidate.row.get("flags", []) if flag in SKIPPED_FLAGS]
+            if need and flags:
                 report.skipped += 1
                 reason = f"not judged: flagged {', '.join(flags)}"
-                log.append(_failed(row, report.judge, reason), replace=retry_failed)
-                return
-            messages = judge_messages(row["messages"], row["response"])
-            try:
-                reply = await with_retries(
-                    lambda: structured.ainvoke(messages),
-                    max_retries=max_retries,
-                    retry_wait=retry_wait,
-                )
-            except Exception as exc:  # the call itself failed after its retries
-                judged = _failed(row, report.judge, f"call failed: {type(exc).__name__}: {exc}")
-                record(candidate, judged, judged["judge_error"])
-                return
-            ratings, raw, error = _parse(reply)
-            if report.judge is None and raw is not None:
-                report.judge = model_name(raw, model)
-            name = report.judge or type(model).__name__
-            if ratings is None:
-                judged = _failed(row, name, f"judge {name}: the reply did not parse: {error}")
-                record(candidate, judged, judged["judge_error"])
-                return
-            stored = ratings.ratings()
-            judged = {**_clean(row), "ratings": stored, "judge": name}
-            judged["score"] = mean_rating(stored)
-            record(candidate, judged, None)
+                judged = _verdict_row(candidate.row, Verdict(None, error=reason), chosen)
+                log.append(judged, replace=retry_failed)
+                recorded.append(_key(dict(candidate.row)))
+        groups = _groups(rows, needed, compares=bool(chosen.compares))
+        batches = [
+            groups[start : start + chosen.prompts_per_call]
+            for start in range(0, len(groups), chosen.prompts_per_call)
+        ]
+        total = sum(sum(group.record) for group in groups)
+        async with progress_bar("judging", total, enabled=progress) as advance:
 
-        async with progress_bar("judging", len(pending), enabled=progress) as advance:
-            await run_all(pending, work, concurrency=concurrency, on_done=advance)
-        if report.judge is not None:  # rows logged before the judge's name was known
-            for logged in log.rows.values():
-                logged.setdefault("judge", report.judge)
+            async def work(batch: list[_Group]) -> None:
+                shown = [[candidate.row for candidate in group.shown] for group in batch]
+                try:
+                    verdicts = await with_retries(
+                        lambda: chosen.ajudge(shown),
+                        max_retries=max_retries,
+                        retry_wait=retry_wait,
+                    )
+                    _check_shape(chosen, shown, verdicts)
+                except Exception as exc:  # the call itself failed after its retries
+                    verdicts = [
+                        [Verdict(None, error=f"call failed: {type(exc).__name__}: {exc}")]
+                        * len(answers)
+                        for answers in shown
+                    ]
+                for group, given in zip(batch, verdicts, strict=True):
+                    for candidate, verdict, keep in zip(
+                        group.shown, given, group.record, strict=True
+                    ):
+                        if keep:
+                            record(candidate, _verdict_row(candidate.row, verdict, chosen))
+                            advance()
+
+            await run_all(batches, work, concurrency=concurrency)
+        report.judge = chosen.name
+        for key in recorded:  # a judge may learn its name from its first reply
+            log.rows[key].update(judge=chosen.name, scale=chosen.scale)
         rank = {_key(dict(candidate.row)): index for index, candidate in enumerate(rows)}
         log.finish(order=lambda row: rank.get(_key(row), len(rank)))
     finally:
@@ -166,78 +211,58 @@ async def ajudge(
 # -- internals ---------------------------------------------------------------------------------
 
 
-def _structured(model: BaseChatModel) -> Runnable[Any, Any]:
-    if not isinstance(model, BaseChatModel):
-        raise JudgeError(f"the judge {type(model).__name__} is not a LangChain BaseChatModel")
-    model = with_judge_budget(model)
-    try:
-        return model.with_structured_output(UltraFeedbackRatings, include_raw=True)
-    except NotImplementedError as exc:
+def _groups(rows: list[Candidate], needed: list[bool], *, compares: bool) -> list[_Group]:
+    """What the judge is shown: each answer alone, or (a judge that compares) every judgeable
+    answer of a prompt, for the prompts that have an answer to record."""
+    judgeable = [
+        (candidate, need)
+        for candidate, need in zip(rows, needed, strict=True)
+        if not any(flag in SKIPPED_FLAGS for flag in candidate.row.get("flags", []))
+    ]
+    if not compares:
+        return [_Group([candidate], [True]) for candidate, need in judgeable if need]
+    by_prompt: dict[str, _Group] = {}
+    for candidate, need in judgeable:
+        group = by_prompt.setdefault(candidate.row["prompt_id"], _Group([], []))
+        group.shown.append(candidate)
+        group.record.append(need)
+    return [group for group in by_prompt.values() if any(group.record)]
+
+
+def _check_shape(
+    chosen: Judge, shown: list[list[CandidateRow]], verdicts: list[list[Verdict]]
+) -> None:
+    """A judge that does not give one verdict per answer fails the call (nothing recorded)."""
+    if len(verdicts) != len(shown) or any(
+        len(given) != len(answers) for given, answers in zip(verdicts, shown, strict=False)
+    ):
+        counts = [len(given) for given in verdicts]
         raise JudgeError(
-            f"the judge {type(model).__name__} does not support with_structured_output"
-        ) from exc
+            f"judge {chosen.name} returned {counts} verdicts for {[len(a) for a in shown]} "
+            "answers (one verdict per answer expected)"
+        )
 
 
-def with_judge_budget(model: BaseChatModel) -> BaseChatModel:
-    """A ChatZephyr judge with no token budget of its own gets the one the rating schema needs
-    (:data:`~zephyr_integrations.preferences.rubric.JUDGE_MAX_TOKENS`); any other model, or one
-    with a budget, is used as given."""
-    from zephyr_integrations.chat_model import ChatZephyr
-
-    if isinstance(model, ChatZephyr) and model.max_tokens is None:
-        return model.model_copy(update={"max_tokens": JUDGE_MAX_TOKENS})
-    return model
-
-
-def _parse(reply: Any) -> tuple[UltraFeedbackRatings | None, AIMessage | None, str]:
-    """(ratings, raw message, why not) from what ``with_structured_output`` returned."""
-    raw: AIMessage | None = None
-    parsed: Any = reply
-    error: Any = None
-    if isinstance(reply, dict) and "raw" in reply:
-        raw = reply["raw"] if isinstance(reply.get("raw"), AIMessage) else None
-        parsed, error = reply.get("parsed"), reply.get("parsing_error")
-    if isinstance(parsed, dict):
-        try:
-            parsed = UltraFeedbackRatings.model_validate(parsed)
-        except ValidationError as exc:
-            parsed, error = None, exc
-    if isinstance(parsed, UltraFeedbackRatings):
-        return parsed, raw, ""
-    reason = _describe(error)
-    if raw is not None and raw.text and raw.text[:40] not in reason:
-        reason += f" (reply began: {raw.text[:120]!r})"
-    return None, raw, reason
-
-
-def _describe(error: object) -> str:
-    """One short line for a parse failure: each invalid field with what was wrong."""
-    if error is None:
-        return "no structured answer in the reply"
-    found = error if isinstance(error, ValidationError) else None
-    cause = getattr(error, "__cause__", None)
-    if found is None and isinstance(cause, ValidationError):
-        found = cause
-    if found is not None:
-        problems = [
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            + (f" (got {item['input']!r})" if "input" in item and item["type"] != "missing" else "")
-            for item in found.errors()[:4]
-        ]
-        return "; ".join(problems)
-    return " ".join(str(error).split())[:300]
-
-
-def _failed(row: CandidateRow, judge_name: str | None, error: str) -> Row:
-    failed: Row = {**_clean(row), "score": None, "judge_error": error}
-    if judge_name is not None:
-        failed["judge"] = judge_name
-    return failed
+def _verdict_row(row: CandidateRow, verdict: Verdict, chosen: Judge) -> Row:
+    """The judged row: the candidate, the verdict, and which judge gave it on what scale."""
+    judged: Row = {**_clean(row), "score": verdict.score}
+    if verdict.ratings is not None:
+        judged["ratings"] = verdict.ratings
+    error = verdict.error
+    if verdict.score is None and error is None:
+        error = f"judge {chosen.name}: no score and no reason given"
+    if error is not None:
+        judged["score"] = None
+        judged.pop("ratings", None)
+        judged["judge_error"] = error
+    judged["judge"] = chosen.name
+    judged["scale"] = chosen.scale
+    return judged
 
 
 def _clean(row: CandidateRow) -> Row:
     """The candidate without the results of an earlier judge."""
-    drop = ("ratings", "judge", "score", "judge_error")
+    drop = ("ratings", "judge", "score", "scale", "judge_error")
     return {key: value for key, value in row.items() if key not in drop}
 
 

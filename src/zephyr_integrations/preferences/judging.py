@@ -41,9 +41,18 @@ class Judge(Protocol):
 
     ``name`` is recorded in each judged row's ``judge`` (a model name); ``scale`` says what its
     scores mean and is recorded in each row's ``scale``, so binarizing checks every score against
-    the scale it was given on. ``prompts_per_call`` is how many prompts' answers the runner hands
-    to one :meth:`ajudge` call (1 for LLM judges; more for batched scorers).
+    the scale it was given on. Both are read after the run's calls, so a judge may learn its
+    name from its first reply. ``prompts_per_call`` is how many groups of answers the runner
+    hands to one :meth:`ajudge` call (1 for LLM judges; more for batched scorers).
+
+    ``compares`` says whether a verdict depends on the other answers shown with it. A judge that
+    compares gets every answer of a prompt in one group, also when only some of them still need a
+    verdict (on resume, or with ``retry_failed``; only those are recorded). One that does not
+    gets each answer as a group of its own, so it never rates an answer twice.
     """
+
+    @property
+    def compares(self) -> bool: ...
 
     @property
     def name(self) -> str: ...
@@ -62,6 +71,10 @@ class Judge(Protocol):
         ``error`` for an answer the judge could not score (not retried).
         """
         ...
+
+
+class JudgeError(ValueError):
+    """Judging cannot start: an unusable judge, input or output."""
 
 
 JudgeFactory = Callable[..., Judge]

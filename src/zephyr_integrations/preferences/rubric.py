@@ -129,7 +129,8 @@ LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-_QUESTIONS = {
+#: What each aspect asks of an answer (the ``ultrafeedback`` judges' rubrics quote it).
+QUESTIONS = {
     "instruction_following": "does the answer do what the instruction asks, in the form it asks?",
     "honesty": "is the answer candid about how sure it is, and does it decline what it cannot "
     'know? Rate "N/A" where that does not apply (creative writing, for example).',
@@ -147,7 +148,7 @@ def _rubric() -> str:
         "",
     ]
     for aspect in ULTRAFEEDBACK_ASPECTS:
-        lines.append(f"{aspect}: {_QUESTIONS[aspect]}")
+        lines.append(f"{aspect}: {QUESTIONS[aspect]}")
         lines.extend(
             f"  {level} = {name}: {meaning}"
             for level, (name, meaning) in enumerate(LEVELS[aspect], start=MIN_RATING)
@@ -187,6 +188,7 @@ __all__ = [
     "LEVELS",
     "MAX_RATIONALE",
     "NOT_APPLICABLE",
+    "QUESTIONS",
     "RUBRIC",
     "AspectJudgement",
     "HonestyJudgement",

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zephyr_integrations.preferences.judging import Verdict
+from zephyr_integrations.preferences.judging import JudgeError, Verdict
 from zephyr_integrations.preferences.records import CandidateRow, ScoreScale
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 16
 
 
-class RewardModelError(ValueError):
+class RewardModelError(JudgeError):
     """The reward model cannot be used: not found, not a one-label classifier, no chat template."""
 
 
@@ -70,9 +70,13 @@ class RewardModelJudge:
         limit = None if max_length is None else _positive(max_length, "max_length")
         remote = _flag(trust_remote_code, "trust_remote_code")
         self._model, self._tokenizer, self._device = _load(
-            source, device=device, dtype=dtype, revision=revision, trust_remote_code=remote
+            source,
+            chat_template,
+            device=device,
+            dtype=dtype,
+            revision=revision,
+            trust_remote_code=remote,
         )
-        self._tokenizer.chat_template = _template(source, self._tokenizer, chat_template)
         self._pad_id = _pad_id(self._model, self._tokenizer)
         self._max_length = limit or _context(self._model, self._tokenizer)
         self._lock = threading.Lock()  # one forward pass at a time, whichever task asks
@@ -132,6 +136,24 @@ class RewardModelJudge:
 
     async def ajudge(self, prompts: Sequence[Sequence[CandidateRow]]) -> list[list[Verdict]]:
         verdicts: list[list[Verdict]] = [[Verdict(None)] * len(rows) for rows in prompts]
+        pending = await asyncio.to_thread(self._encode_all, prompts, verdicts)
+        for start in range(0, len(pending), self._batch_size):
+            batch = pending[start : start + self._batch_size]
+            rewards = await asyncio.to_thread(self.rewards, [ids for _, _, ids in batch])
+            for (i, j, _), reward in zip(batch, rewards, strict=True):
+                if math.isfinite(reward):
+                    verdicts[i][j] = Verdict(reward)
+                else:
+                    verdicts[i][j] = Verdict(
+                        None, error=f"reward model {self._name}: reward is {reward}"
+                    )
+        return verdicts
+
+    def _encode_all(
+        self, prompts: Sequence[Sequence[CandidateRow]], verdicts: list[list[Verdict]]
+    ) -> list[tuple[int, int, list[int]]]:
+        """Every pair's token ids, longest first (less padding per batch); a pair over
+        ``max_length`` gets its error verdict here instead."""
         pending: list[tuple[int, int, list[int]]] = []
         for i, rows in enumerate(prompts):
             for j, row in enumerate(rows):
@@ -144,18 +166,8 @@ class RewardModelJudge:
                     )
                 else:
                     pending.append((i, j, ids))
-        pending.sort(key=lambda item: len(item[2]), reverse=True)  # less padding per batch
-        for start in range(0, len(pending), self._batch_size):
-            batch = pending[start : start + self._batch_size]
-            rewards = await asyncio.to_thread(self.rewards, [ids for _, _, ids in batch])
-            for (i, j, _), reward in zip(batch, rewards, strict=True):
-                if math.isfinite(reward):
-                    verdicts[i][j] = Verdict(reward)
-                else:
-                    verdicts[i][j] = Verdict(
-                        None, error=f"reward model {self._name}: reward is {reward}"
-                    )
-        return verdicts
+        pending.sort(key=lambda item: len(item[2]), reverse=True)
+        return pending
 
     def rewards(self, batch: Sequence[Sequence[int]]) -> list[float]:
         """One padded forward pass over ``batch`` (token ids): the reward of each sequence."""
@@ -178,12 +190,14 @@ class RewardModelJudge:
 
 def _load(
     source: str,
+    chat_template: str | None,
     *,
     device: str | None,
     dtype: str | None,
     revision: str | None,
     trust_remote_code: bool,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, Any]:
+    """The tokenizer (with its chat template) and the model, checked before the weights load."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -213,6 +227,10 @@ def _load(
         raise RewardModelError(f"{where}: unknown dtype {dtype!r}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **options)
+    except (OSError, ValueError) as exc:
+        raise RewardModelError(f"{where}: cannot load its tokenizer: {_first_line(exc)}") from None
+    tokenizer.chat_template = _template(source, tokenizer, chat_template)
+    try:
         model = AutoModelForSequenceClassification.from_pretrained(
             source, config=config, dtype=torch_dtype, **options
         )
@@ -232,7 +250,7 @@ def _template(source: str, tokenizer: PreTrainedTokenizerBase, given: str | None
             f"reward model {source} has no chat template, so its conversations cannot be "
             "formatted as it was trained on: pass chat_template (a Jinja template, a file "
             "holding one, or a model id or folder whose tokenizer has one; "
-            "`zephyr judge -o chat_template=...`) or use a reward model that ships one"
+            "`zephyr judge -O chat_template=...`) or use a reward model that ships one"
         )
     if "{{" in given or "{%" in given:
         return given
