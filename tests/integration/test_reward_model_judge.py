@@ -252,6 +252,19 @@ def test_models_that_are_not_one_label_classifiers_are_refused(
         RewardModelJudge(tiny_model_path, batch_size=0)
 
 
+def test_bad_devices_and_dtypes_are_one_line(reward_model: Path) -> None:
+    import torch
+
+    with pytest.raises(RewardModelError, match="unknown dtype 'float17'"):
+        RewardModelJudge(reward_model, dtype="float17")
+    with pytest.raises(RewardModelError, match="unknown device 'gpu7'"):
+        RewardModelJudge(reward_model, device="gpu7")
+    if not torch.cuda.is_available():
+        with pytest.raises(RewardModelError, match="cannot run on cuda"):
+            RewardModelJudge(reward_model, device="cuda")
+    assert RewardModelJudge(reward_model, dtype="bfloat16").model.dtype == torch.bfloat16
+
+
 def test_the_judge_registers_as_reward_model(reward_model: Path) -> None:
     from zephyr_integrations.plugins import get_judge_factory
 

@@ -220,11 +220,13 @@ def _load(
         )
     try:
         target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        torch_dtype = getattr(torch, dtype) if dtype else None
-    except (RuntimeError, AttributeError):
-        raise RewardModelError(f"{where}: unknown device {device!r} or dtype {dtype!r}") from None
-    if torch_dtype is not None and not isinstance(torch_dtype, torch.dtype):
-        raise RewardModelError(f"{where}: unknown dtype {dtype!r}")
+    except RuntimeError:
+        raise RewardModelError(f"{where}: unknown device {device!r} (cpu, cuda, cuda:1)") from None
+    torch_dtype: Any = None if dtype is None else getattr(torch, dtype, None)
+    if dtype == "auto":
+        torch_dtype = "auto"
+    elif dtype is not None and not isinstance(torch_dtype, torch.dtype):
+        raise RewardModelError(f"{where}: unknown dtype {dtype!r} (float32, bfloat16, auto)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **options)
     except (OSError, ValueError) as exc:
@@ -236,7 +238,10 @@ def _load(
         )
     except (OSError, ValueError) as exc:
         raise RewardModelError(f"{where}: cannot load it: {_first_line(exc)}") from None
-    model.to(target)
+    try:
+        model.to(target)
+    except (RuntimeError, AssertionError) as exc:  # e.g. cuda on a machine without a GPU
+        raise RewardModelError(f"{where}: cannot run on {target}: {_first_line(exc)}") from None
     model.eval()
     return model, tokenizer, target
 
