@@ -8,11 +8,12 @@ The same candidate rows (64 prompts x 4 answers of 20-60 words) are judged in on
 - the floor of each reward model: its padded forward passes alone on the same pairs, already
   tokenized (what the judge costs beyond the model);
 - the LLM judge (``ultrafeedback``: UltraFeedback's four aspects with rationales, one answer per
-  call) on SmolLM2-135M-Instruct, on the first ``--llm-answers`` rows only (it is slow).
+  call) on SmolLM2-135M-Instruct, on the first ``--llm-answers`` rows only (default 4: it
+  writes a rationale per aspect, minutes per answer on a loaded 2-core machine).
 
 Usage::
 
-    python benchmarks/reward_model.py                      # tiny and SmolLM2 RMs, 8 LLM answers
+    python benchmarks/reward_model.py                      # tiny and SmolLM2 RMs, 4 LLM answers
     python benchmarks/reward_model.py --reward-models tiny --llm-answers 0 --threads 1
 """
 
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -88,7 +90,8 @@ def reward_model_folder(kind: str, scratch: Path) -> Path:
 
 
 def rate(seconds: float, answers: int) -> float:
-    return round(answers / seconds, 1)
+    """Answers per second, to three significant figures (an LLM judge's is well under 1)."""
+    return float(f"{answers / seconds:.3g}")
 
 
 def reward_model_side(kind: str, candidates: list[CandidateRow], scratch: Path) -> dict[str, Any]:
@@ -138,7 +141,7 @@ def llm_side(candidates: list[CandidateRow], scratch: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reward-models", default="tiny,smollm2", help="tiny, smollm2 or both")
-    parser.add_argument("--llm-answers", type=int, default=8, help="0: skip the LLM judge")
+    parser.add_argument("--llm-answers", type=int, default=4, help="0: skip the LLM judge")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
     if args.threads:
@@ -148,17 +151,19 @@ def main() -> None:
         "rows": f"{PROMPTS} prompts x {ANSWERS} answers",
         "torch_threads": torch.get_num_threads(),
     }
+    kinds = [kind for kind in args.reward_models.split(",") if kind]
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        for kind in filter(None, args.reward_models.split(",")):
+        for kind in kinds:
             results[f"reward_model_{kind}"] = reward_model_side(kind, candidates, scratch)
+            print(json.dumps({kind: results[f"reward_model_{kind}"]}), file=sys.stderr)
         if args.llm_answers:
             results["llm_judge_smollm2"] = llm_side(candidates[: args.llm_answers], scratch)
     if "llm_judge_smollm2" in results:
         llm = results["llm_judge_smollm2"]["judge_answers_per_s"]
-        for kind in filter(None, args.reward_models.split(",")):
+        for kind in kinds:
             ours = results[f"reward_model_{kind}"]["judge_answers_per_s"]
-            results[f"reward_model_{kind}_over_llm_judge"] = round(ours / llm, 1)
+            results[f"reward_model_{kind}_over_llm_judge"] = float(f"{ours / llm:.3g}")
     print(json.dumps(results, indent=2))
 
 
