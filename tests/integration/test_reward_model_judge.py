@@ -94,7 +94,7 @@ def test_it_is_a_judge_with_an_unbounded_scale_naming_the_model(reward_model: Pa
     judge = reward_model_judge(str(reward_model), batch_size="8", device="cpu")
     assert isinstance(judge, Judge)
     assert judge.name == str(reward_model)
-    assert judge.prompts_per_call == 8 and not judge.compares
+    assert judge.prompts_per_call == 4 * 8 and not judge.compares
     assert judge.scale["low"] is None and judge.scale["high"] is None
     assert str(reward_model) in judge.scale["meaning"]
     json.dumps(judge.scale, allow_nan=False)  # JSON has no infinity: open bounds are null
@@ -165,7 +165,7 @@ def test_rewards_flow_through_the_runner_into_rows_then_pairs(
     rows = [row for group in groups for row in group]
     report = run_judge(rows, judge, tmp_path / "judged.jsonl", concurrency=4)
     assert report.failures == [] and report.rated == 256
-    assert len(seen) == 8 and [batch for batch, _, _ in seen] == [32] * 8  # one pass per call
+    assert len(seen) == 8 and [batch for batch, _, _ in seen] == [32] * 8  # 2 calls, 4 full passes
     judged = [json.loads(line) for line in (tmp_path / "judged.jsonl").read_text().splitlines()]
     assert all(row["judge"] == str(judge.name) and row["scale"] == judge.scale for row in judged)
     assert all("ratings" not in row and isinstance(row["score"], float) for row in judged)
@@ -269,6 +269,6 @@ def test_the_judge_registers_as_reward_model(reward_model: Path) -> None:
     from zephyr_integrations.plugins import get_judge_factory
 
     judge = get_judge_factory("reward-model")(str(reward_model), device="cpu", batch_size="4")
-    assert isinstance(judge, RewardModelJudge) and judge.prompts_per_call == 4
+    assert isinstance(judge, RewardModelJudge) and judge.batch_size == 4
     with pytest.raises(RewardModelError, match="takes a Hub id or a folder"):
         get_judge_factory("reward-model")(object())
