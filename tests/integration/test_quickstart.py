@@ -87,3 +87,14 @@ def test_quickstart_with_a_missing_model_folder_writes_nothing(tmp_path: Path) -
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "no-such-model" in run.stderr
     assert not (tmp_path / "qs").exists()
+
+
+def test_quickstart_with_an_unknown_judge_writes_nothing(
+    tiny_model_path: Path, tmp_path: Path
+) -> None:
+    args = ["--auto", "--model", str(tiny_model_path), "--judge", "nope"]
+    run = zephyr("quickstart", *args, "-o", str(tmp_path / "qs"), timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0
+    assert "judge 'nope' is not registered; registered judges: ultrafeedback," in run.stderr
+    assert not (tmp_path / "qs").exists()

@@ -130,6 +130,26 @@ def test_score_only_judges_suggest_the_ranking_preference_and_overall_rating() -
     assert sorted(s["value"] for s in plain["suggestions"]) == [2, 4]
 
 
+def test_score_only_feedback_becomes_suggestions_on_its_own_scale() -> None:
+    rows = candidates(1, 3)
+    for row, score in zip(rows, [-2.0, 6.0, 2.0], strict=True):  # a reward model's, -2..6
+        row.update(score=score, judge="rm-tiny", scale={"low": -2.0, "high": 6.0, "meaning": "rm"})
+    (group,) = group_candidates(rows)
+    ranking = build_payload(RankingTemplate(responses=3), group)
+    slot_of = {ranking["metadata"][f"model_{i}"]: i for i in (1, 2, 3)}
+    (suggestion,) = ranking["suggestions"]
+    assert suggestion["agent"] == "rm-tiny"
+    assert [v["value"] for v in suggestion["value"]] == [
+        f"response_{slot_of[model]}" for model in ("model-1", "model-2", "model-0")
+    ]
+    overall = build_payload(RatingTemplate(responses=3), group)
+    by_slot = {s["question_name"]: s["value"] for s in overall["suggestions"]}
+    assert by_slot == {
+        f"overall_{slot_of[f'model-{m}']}": value for m, value in enumerate([1, 5, 3])
+    }
+    assert build_payload(RatingTemplate.ultrafeedback(3), group)["suggestions"] == []  # no aspects
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -168,18 +168,20 @@ RUBRIC = _rubric()
 JUDGE_MAX_TOKENS = json_length_bound(close_objects(UltraFeedbackRatings.model_json_schema())) + 8
 
 
-def judge_messages(messages: Sequence[ChatTurn], response: str) -> list[tuple[str, str]]:
-    """The judge's conversation: the rubric, then the instruction (with any earlier turns) and
-    the answer to rate."""
+def instruction_text(messages: Sequence[ChatTurn]) -> str:
+    """What a judge is shown of the conversation: any earlier turns, then the instruction."""
     *context, instruction = messages
     earlier = "".join(f"[{turn['role']}]\n{turn['content']}\n\n" for turn in context)
     shown = f"# Earlier conversation\n\n{earlier}" if earlier else ""
+    return f"{shown}# Instruction\n\n{instruction['content']}"
+
+
+def judge_messages(messages: Sequence[ChatTurn], response: str) -> list[tuple[str, str]]:
+    """The judge's conversation: the rubric, then the instruction (with any earlier turns) and
+    the answer to rate."""
     return [
         ("system", RUBRIC),
-        (
-            "user",
-            f"{shown}# Instruction\n\n{instruction['content']}\n\n# Answer to rate\n\n{response}",
-        ),
+        ("user", f"{instruction_text(messages)}\n\n# Answer to rate\n\n{response}"),
     ]
 
 
@@ -193,5 +195,6 @@ __all__ = [
     "AspectJudgement",
     "HonestyJudgement",
     "UltraFeedbackRatings",
+    "instruction_text",
     "judge_messages",
 ]

@@ -39,6 +39,7 @@ from zephyr_integrations.preferences.records import (
     ULTRAFEEDBACK_ASPECTS,
     AspectRating,
     CandidateRow,
+    ChatTurn,
     ScoreScale,
     aspect_mean_scale,
     mean_rating,
@@ -48,6 +49,7 @@ from zephyr_integrations.preferences.rubric import (
     QUESTIONS,
     AspectJudgement,
     HonestyJudgement,
+    instruction_text,
 )
 
 T = TypeVar("T")
@@ -89,7 +91,7 @@ def comparative_max_tokens(count: int) -> int:
 
 
 def comparative_messages(
-    aspect: str, messages: Sequence[Any], responses: Sequence[str]
+    aspect: str, messages: Sequence[ChatTurn], responses: Sequence[str]
 ) -> list[tuple[str, str]]:
     """The judge's conversation for one aspect: its rubric, then the instruction (with any
     earlier turns) and the answers, numbered in the order shown."""
@@ -106,15 +108,12 @@ def comparative_messages(
         f"not a merit. Reply with exactly {count} ratings, one per answer in the order shown: "
         "for each, first a one- or two-sentence rationale, then the rating."
     )
-    *context, instruction = messages
-    earlier = "".join(f"[{turn['role']}]\n{turn['content']}\n\n" for turn in context)
-    shown = f"# Earlier conversation\n\n{earlier}" if earlier else ""
     answers = "".join(
         f"\n\n## Answer {number}\n\n{response}" for number, response in enumerate(responses, 1)
     )
     return [
         ("system", rubric),
-        ("user", f"{shown}# Instruction\n\n{instruction['content']}\n\n# Answers{answers}"),
+        ("user", f"{instruction_text(messages)}\n\n# Answers{answers}"),
     ]
 
 
