@@ -81,6 +81,55 @@ def test_judge_ratings_become_suggestions_with_the_judge_as_agent() -> None:
     )
 
 
+def scored_only(rewards: list[float], scale: Any = None) -> Any:
+    """Candidates a reward model judged: a score (and its scale), no ratings."""
+    rows = candidates(1, len(rewards))
+    for row, reward in zip(rows, rewards, strict=True):
+        row["score"] = reward
+        row["judge"] = "rm-tiny"
+        if scale is not None:
+            row["scale"] = scale
+    (group,) = group_candidates(rows)
+    return group
+
+
+UNBOUNDED = {"low": None, "high": None, "meaning": "reward logits of rm-tiny"}
+
+
+def test_score_only_judges_suggest_the_ranking_preference_and_overall_rating() -> None:
+    group = scored_only([0.25, -3.5, 7.0, 1.0], UNBOUNDED)
+    ranking = build_payload(RankingTemplate(responses=4), group)
+    slot_of = {ranking["metadata"][f"model_{i}"]: i for i in range(1, 5)}
+    (suggestion,) = ranking["suggestions"]
+    assert suggestion["agent"] == "rm-tiny"
+    assert [v["value"] for v in suggestion["value"]] == [
+        f"response_{slot_of[m]}" for m in ("model-2", "model-3", "model-0", "model-1")
+    ]
+    rating = build_payload(RatingTemplate(responses=4), group)
+    by_question = {s["question_name"]: s["value"] for s in rating["suggestions"]}
+    # an unbounded reward is placed on 1-5 between the record's lowest and highest
+    assert by_question == {
+        f"overall_{slot_of['model-2']}": 5,  # the highest, 7.0
+        f"overall_{slot_of['model-1']}": 1,  # the lowest, -3.5
+        f"overall_{slot_of['model-0']}": 2,  # 1 + 4 * 3.75 / 10.5 = 2.43
+        f"overall_{slot_of['model-3']}": 3,  # 1 + 4 * 4.5 / 10.5 = 2.71
+    }
+    two = scored_only([2.0, -1.0], UNBOUNDED)
+    pairwise = build_payload(PairwiseTemplate(), two)
+    slot = {pairwise["metadata"][f"model_{i}"]: i for i in (1, 2)}
+    assert pairwise["suggestions"] == [
+        {"question_name": "preference", "value": f"response_{slot['model-0']}", "agent": "rm-tiny"}
+    ]
+    # the 1-10 of a bounded scale maps linearly; a row without a scale is the aspect mean's 1-5
+    bounded = build_payload(
+        RatingTemplate(responses=2),
+        scored_only([10.0, 3.25], {"low": 1, "high": 10, "meaning": "x"}),
+    )
+    assert sorted(s["value"] for s in bounded["suggestions"]) == [2, 5]
+    plain = build_payload(RatingTemplate(responses=2), scored_only([4.4, 1.5]))
+    assert sorted(s["value"] for s in plain["suggestions"]) == [2, 4]
+
+
 def test_score_only_feedback_becomes_suggestions_on_its_own_scale() -> None:
     rows = candidates(1, 3)
     for row, score in zip(rows, [-2.0, 6.0, 2.0], strict=True):  # a reward model's, -2..6

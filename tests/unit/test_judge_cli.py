@@ -47,8 +47,8 @@ def test_unknown_judges_and_options_are_one_line(tmp_path: Path) -> None:
     code, output = run("judge", str(source), "-m", JUDGE, "--judge", "nope", "-o", "j.jsonl")
     assert code == 2
     assert output.strip() == (
-        "error: judge 'nope' is not registered; registered judges: ultrafeedback, "
-        "ultrafeedback-comparative (install the plugin that provides it)"
+        "error: judge 'nope' is not registered; registered judges: reward-model, "
+        "ultrafeedback, ultrafeedback-comparative (install the plugin that provides it)"
     )
     code, output = run("judge", str(source), "-m", JUDGE, "-O", "seed=3", "-o", "j.jsonl")
     assert code == 2 and len(output.strip().splitlines()) == 1

@@ -3,7 +3,9 @@ default options, and out-of-range detection uses each row's own scale."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +19,10 @@ from zephyr_integrations.preferences.records import (
     CandidateRow,
     from_candidates,
     mean_rating,
+    preference_row,
     prompt_id,
 )
+from zephyr_integrations.preferences.report import write_report
 from zephyr_integrations.preferences.rubric import (
     JUDGE_MAX_TOKENS,
     LEVELS,
@@ -138,3 +142,50 @@ def test_quickstart_stops_when_too_little_feedback_parsed() -> None:
     with pytest.raises(FeedbackTooSparseError, match=r"only 1 of 3 answers .* --model") as info:
         check_feedback([ok, failed, failed], "/models/smol")  # type: ignore[list-item]
     assert "\n" not in str(info.value) and "smol" in str(info.value)
+
+
+def reward_row(scores: list[float], scale: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = dict(
+        preference_row("q", [(f"m{k}", f"answer {k}", s) for k, s in enumerate(scores)])
+    )
+    row["scale"] = scale
+    return row
+
+
+UNBOUNDED = {"low": None, "high": None, "meaning": "reward logits of rm-x"}
+
+
+def test_an_unbounded_scale_is_null_bounds_and_any_finite_score_is_on_it(tmp_path: Path) -> None:
+    row = reward_row([-37.5, 412.0, 3.0], UNBOUNDED)
+    result = binarize([row])
+    assert result.dropped == Counter() and result.pairs.num_rows == 1
+    (pair,) = result.pairs.to_pylist()
+    assert (pair["chosen_model"], pair["score_chosen"]) == ("m1", 412.0)
+    (scale,) = result.summary()["scales"]
+    assert scale == {"meaning": "reward logits of rm-x", "low": None, "high": None}
+    json.dumps(result.summary(), allow_nan=False)  # no infinity leaks into JSON
+    card = render_card(make_splits(result.pairs, test_size=0.0), Provenance.from_result(
+        result, test_size=0.0))  # fmt: skip
+    assert "- reward logits of rm-x (unbounded)" in card
+    folder = write_report(result, tmp_path / "report")  # its histogram spans the scores seen
+    assert (folder / "scores.png").is_file()
+    half_open = reward_row([0.5, 9.0], {"low": 0, "high": None, "meaning": "non-negative"})
+    assert binarize([half_open]).pairs.num_rows == 1
+    half_open["completions"][0]["score"] = -0.5  # below the one bound it has
+    assert binarize([half_open]).dropped == Counter({"out_of_range_score": 1})
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [
+        {"low": float("-inf"), "high": None, "meaning": "infinity is written null"},
+        {"low": None, "meaning": "no high at all"},
+        {"low": 3, "high": 3, "meaning": "empty"},
+        {"low": "0", "high": None, "meaning": "a string"},
+    ],
+)
+def test_bad_scales_are_malformed_records(scale: dict[str, Any]) -> None:
+    result = binarize([reward_row([1.0, 2.0], scale)])
+    assert result.dropped == Counter({"malformed": 1})
+    (example,) = result.examples["malformed"]
+    assert "field 'scale'" in example and "null: unbounded" in example

@@ -65,7 +65,9 @@ def test_candidate_rows(row: Any, problem: str | None) -> None:
         (candidate(score=None, judge_error="reply did not parse"), None),
         (candidate(ratings={"honesty": {"rating": "N/A", "rationale": ""}}), None),
         (candidate(), "no 'score' or 'ratings': not judged"),
-        (candidate(score="high"), "field 'score' must be a number or null"),
+        (candidate(score="high"), "field 'score' must be a finite number or null"),
+        (candidate(score=float("nan")), "field 'score' must be a finite number or null"),
+        (candidate(score=1, scale={"low": None, "high": None, "meaning": "reward"}), None),
         (
             candidate(score=2, ratings={"honesty": {"rating": 6, "rationale": ""}}),
             "field 'ratings.honesty.rating' must be an integer 1-5 or 'N/A'",

@@ -1,7 +1,9 @@
-"""Registers the built-in judges: ``ultrafeedback`` and ``ultrafeedback-comparative``.
+"""Registers the built-in judges: ``ultrafeedback``, ``ultrafeedback-comparative`` and
+``reward-model``.
 
 Each factory is called as ``factory(model, **options)``: ``model`` a LangChain chat model or a
 ``KIND:TARGET[,key=value...]`` spec; options ``label`` (both) and ``seed`` (comparative). The
+reward model's ``model`` is a Hub id or a folder (options: see ``RewardModelJudge``). The
 judge modules are imported when a judge is built, not when the plugins load.
 """
 
@@ -27,7 +29,15 @@ def ultrafeedback_comparative(model: Any, **options: Any) -> Judge:
     return ComparativeJudge(model, **options)
 
 
+def reward_model(model: Any, **options: Any) -> Judge:
+    """A sequence-classification reward model (a Hub id or a folder) scores every answer."""
+    from zephyr_integrations.preferences.judges.reward_model import reward_model_judge
+
+    return reward_model_judge(model, **options)
+
+
 @hookimpl
 def register_judges(register: RegisterJudge) -> None:
     register("ultrafeedback", ultrafeedback)
     register("ultrafeedback-comparative", ultrafeedback_comparative)
+    register("reward-model", reward_model)

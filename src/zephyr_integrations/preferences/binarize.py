@@ -68,7 +68,8 @@ class BinarizeResult:
     dropped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     unscored_answers: int = 0
-    #: The scales of the records that gave pairs: meaning -> (low, high), in first-seen order.
+    #: The scales of the records that gave pairs: meaning -> (low, high), in first-seen order
+    #: (an open bound is -inf / inf here, None in `summary`).
     scales: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
@@ -86,10 +87,15 @@ class BinarizeResult:
             "dropped_examples": self.examples,
             "unscored_answers_skipped": self.unscored_answers,
             "scales": [
-                {"meaning": meaning, "low": low, "high": high}
+                {"meaning": meaning, "low": _bound(low), "high": _bound(high)}
                 for meaning, (low, high) in self.scales.items()
             ],
         }
+
+
+def _bound(value: float) -> float | None:
+    """A scale's bound as JSON writes it: None for an open (infinite) one."""
+    return value if math.isfinite(value) else None
 
 
 class _Columns:

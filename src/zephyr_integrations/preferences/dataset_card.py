@@ -111,6 +111,17 @@ def card_metadata(
     }
 
 
+def _span(low: float | None, high: float | None) -> str:
+    """A scale's range in words (None: open on that side)."""
+    if low is None and high is None:
+        return "unbounded"
+    if low is None:
+        return f"at most {high:g}"
+    if high is None:
+        return f"at least {low:g}"
+    return f"from {low:g} to {high:g}"
+
+
 def _size_category(rows: int) -> str:
     for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
         if rows < limit:
@@ -174,13 +185,7 @@ def render_card(
         valid = f"scores outside [{low:g}, {high:g}] make a record invalid"
     else:
         valid = "a score outside its record's own scale makes the record invalid"
-    scored = (
-        "\n".join(
-            f"- {scale['meaning']} (from {scale['low']:g} to {scale['high']:g})"
-            for scale in about.scales
-        )
-        or "- (no pairs)"
-    )
+    scored = "\n".join(f"- {s['meaning']} ({_span(s['low'], s['high'])})" for s in about.scales)
     ties = "kept" if about.ties == "keep" else "dropped"
     return f"""---
 {header}---
@@ -199,7 +204,7 @@ and rejected answers are never a pair.
 
 The scores compared (`score_chosen`, `score_rejected`) are:
 
-{scored}
+{scored or "- (no pairs)"}
 
 A prompt's split is fixed by a hash of its `prompt_id` (test share {about.test_size:.4f}), so a
 prompt is never in two splits and a re-run gives the same split.

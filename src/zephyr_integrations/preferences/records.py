@@ -58,10 +58,12 @@ class ScoreScale(TypedDict):
 
     Binarizing checks every score against its own row's scale (a Borda count of 4 answers runs
     0-3, a pairwise vote 0-1, an aspect mean 1-5), and the dataset card quotes ``meaning``.
+    ``None`` for ``low`` or ``high`` means unbounded on that side (a reward model's logits; JSON
+    has no infinity).
     """
 
-    low: float
-    high: float
+    low: float | None
+    high: float | None
     meaning: str
 
 
@@ -132,17 +134,23 @@ def mean_rating(ratings: Mapping[str, AspectRating]) -> float | None:
 
 
 def parse_scale(value: object) -> tuple[float, float, str] | None:
-    """(low, high, meaning) of a row's ``scale``, or None if it is not a valid one."""
-    if not isinstance(value, Mapping):
+    """(low, high, meaning) of a row's ``scale``, or None if it is not a valid one. A bound
+    given as None is open (-inf / inf: a reward model's unbounded logits)."""
+    if not isinstance(value, Mapping) or "low" not in value or "high" not in value:
         return None
-    low, high, meaning = value.get("low"), value.get("high"), value.get("meaning", "")
-    numbers = all(
-        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-        for x in (low, high)
-    )
-    if not (numbers and isinstance(meaning, str)) or not float(low) < float(high):  # type: ignore[arg-type]
+    given, meaning = (value["low"], value["high"]), value.get("meaning", "")
+    if not isinstance(meaning, str):
         return None
-    return float(low), float(high), meaning  # type: ignore[arg-type]
+    bounds: list[float] = []
+    for x, open_end in zip(given, (-math.inf, math.inf), strict=True):
+        if x is None:
+            bounds.append(open_end)
+        elif isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x):
+            bounds.append(float(x))
+        else:  # an open bound is written null, never as a number
+            return None
+    low, high = bounds
+    return (low, high, meaning) if low < high else None
 
 
 def aspect_mean_scale(aspects: Iterable[str], judges: Iterable[str] = ()) -> ScoreScale:

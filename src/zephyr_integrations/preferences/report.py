@@ -9,6 +9,7 @@ PreferenceRows carried it. Plots are drawn with matplotlib's Agg canvas (no disp
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -115,6 +116,11 @@ def _plots(result: BinarizeResult, summary: dict[str, Any], folder: Path) -> lis
     ax = fig.add_subplot()
     ranges = list(result.scales.values()) or [result.options.score_range or (1.0, 10.0)]
     low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    if not (math.isfinite(low) and math.isfinite(high)):  # an unbounded scale: the data's span
+        seen = np.concatenate([chosen, rejected])
+        low = low if math.isfinite(low) else float(seen.min())
+        high = high if math.isfinite(high) else float(seen.max())
+        high = high if high > low else low + 1.0
     bins = [float(x) for x in np.linspace(low, high, 19)]
     ax.hist([chosen, rejected], bins=bins, label=["chosen", "rejected"])
     ax.set(title="Scores of chosen and rejected answers", xlabel="score", ylabel="pairs")

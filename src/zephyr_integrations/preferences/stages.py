@@ -21,6 +21,7 @@ with the file and line, so a bad row is reported where it is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,8 @@ Validator = Callable[[Any], Problem]
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number (not a bool, not NaN or infinity)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _turns_problem(name: str, turns: Any, *, required: bool) -> Problem:
@@ -57,7 +59,10 @@ def _turns_problem(name: str, turns: Any, *, required: bool) -> Problem:
 
 def _scale_problem(row: Mapping[str, Any]) -> Problem:
     if "scale" in row and parse_scale(row["scale"]) is None:
-        return "field 'scale' must be {low, high, meaning} with finite numbers, low < high"
+        return (
+            "field 'scale' must be {low, high, meaning}: finite numbers (null: unbounded), "
+            "low < high"
+        )
     return None
 
 
@@ -96,7 +101,7 @@ def judged_problem(row: Any) -> Problem:
         return "no 'score' or 'ratings': not judged (run zephyr judge first)"
     score = row.get("score")
     if score is not None and not _number(score):
-        return "field 'score' must be a number or null"
+        return "field 'score' must be a finite number or null"
     ratings = row.get("ratings")
     if ratings is not None:
         if not isinstance(ratings, Mapping):

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zephyr_integrations.template import official_chat_template
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 _WORDS = (
     "the a an of to in and or is are was be not with for on at by from this that it as "
@@ -31,32 +35,23 @@ def _corpus(lines: int = 4000, seed: int = 0) -> list[str]:
     return corpus
 
 
-def make_tiny_zephyr(path: str | Path, *, seed: int = 0) -> Path:
-    """Write a tiny Zephyr-templated Mistral model and tokenizer into ``path``; return it.
-
-    Byte-level BPE (1,024 tokens) with ``<unk>``, ``<s>``, ``</s>`` as ids 0, 1, 2; ``<s>``
-    prepended on encoding; ``</s>`` as EOS and pad; left padding; the official Zephyr chat
-    template. Two builds with the same seed are byte-identical.
-    """
-    import torch
+def tiny_tokenizer(*, seed: int = 0, pad_token: str = "</s>") -> PreTrainedTokenizerFast:
+    """The tiny models' tokenizer: byte-level BPE (1,024 tokens) with ``<unk>``, ``<s>``,
+    ``</s>`` as ids 0, 1, 2 (and ``pad_token`` as id 3 when it is none of them); ``<s>``
+    prepended on encoding; ``</s>`` as EOS; left padding; the official Zephyr chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import (
-        GenerationConfig,
-        MistralConfig,
-        MistralForCausalLM,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import PreTrainedTokenizerFast
 
-    target = Path(path)
-    target.mkdir(parents=True, exist_ok=True)
-
+    specials = ["<unk>", "<s>", "</s>"]
+    if pad_token not in specials:
+        specials.append(pad_token)
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=1024,
         min_frequency=2,
-        special_tokens=["<unk>", "<s>", "</s>"],
+        special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -69,11 +64,27 @@ def make_tiny_zephyr(path: str | Path, *, seed: int = 0) -> Path:
         bos_token="<s>",
         eos_token="</s>",
         unk_token="<unk>",
-        pad_token="</s>",
+        pad_token=pad_token,
         padding_side="left",
         model_max_length=2048,
     )
     tokenizer.chat_template = official_chat_template()
+    return tokenizer
+
+
+def make_tiny_zephyr(path: str | Path, *, seed: int = 0) -> Path:
+    """Write a tiny Zephyr-templated Mistral model and tokenizer into ``path``; return it.
+
+    Byte-level BPE (1,024 tokens) with ``<unk>``, ``<s>``, ``</s>`` as ids 0, 1, 2; ``<s>``
+    prepended on encoding; ``</s>`` as EOS and pad; left padding; the official Zephyr chat
+    template. Two builds with the same seed are byte-identical.
+    """
+    import torch
+    from transformers import GenerationConfig, MistralConfig, MistralForCausalLM
+
+    target = Path(path)
+    target.mkdir(parents=True, exist_ok=True)
+    tokenizer = tiny_tokenizer(seed=seed)
 
     torch.manual_seed(seed)
     config = MistralConfig(

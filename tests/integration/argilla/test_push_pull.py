@@ -62,6 +62,25 @@ def test_push_twice_creates_no_duplicates_and_attaches_judge_suggestions(owner: 
         assert item["metadata"][f"model_{best_slot.split('_')[1]}"] == "model-2"
 
 
+def test_score_only_rows_become_ranking_and_rating_suggestions(owner: Any) -> None:
+    rows = candidates(3, 3, tag="rm ")
+    scale = {"low": None, "high": None, "meaning": "reward logits of rm-tiny"}
+    for row in rows:  # a reward model's verdicts: a score and its scale, no ratings
+        row["score"] = {"model-0": -2.5, "model-1": 6.0, "model-2": 0.5}[row["model"]]
+        row["judge"], row["scale"] = "rm-tiny", scale  # type: ignore[typeddict-item]
+    ranking = push_candidates(owner, rows, dataset="rm-rank", template=RankingTemplate(responses=3))
+    rating = push_candidates(owner, rows, dataset="rm-rate", template=RatingTemplate(responses=3))
+    for item in _server_records(owner, "rm-rank", ranking.workspace):
+        (suggestion,) = item["suggestions"]
+        assert suggestion["agent"] == "rm-tiny"
+        order = [item["metadata"][f"model_{v['value'].split('_')[1]}"] for v in suggestion["value"]]
+        assert order == ["model-1", "model-2", "model-0"]
+    for item in _server_records(owner, "rm-rate", rating.workspace):
+        suggested = {s["question_id"]: s["value"] for s in item["suggestions"]}
+        assert sorted(suggested.values()) == [1, 2, 5]  # -2.5, 0.5, 6.0 placed on 1-5
+        assert {s["agent"] for s in item["suggestions"]} == {"rm-tiny"}
+
+
 def test_round_trip_with_ties_drafts_and_two_annotators(owner: Any) -> None:
     rows = candidates(3, 3, tag="rt ")
     template = RankingTemplate(responses=3, min_submitted=2)

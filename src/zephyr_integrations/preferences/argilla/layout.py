@@ -5,9 +5,9 @@
 - The answer order is a permutation seeded by (template seed, record id): deterministic, and
   different per record. `model_i` / `position_i` metadata (hidden from annotators) keep the
   mapping back to each answer's model and input position.
-- AI feedback (`ratings` + `judge` on candidates) becomes suggestions whose agent is the judge;
-  a score-only judge's `score` (a reward model's) suggests the ranking, the preferred answer, or
-  an overall rating mapped from the row's `scale` onto 1-5.
+- AI feedback (`ratings` and/or `score`, with `judge`, on candidates) becomes suggestions whose
+  agent is the judge: a score-only judge (a reward model) suggests the ranking, the pairwise
+  preference and the overall rating; per-aspect ratings suggest their own questions.
 
 Everything is validated before anything is sent: a bad row raises `RecordError` naming the row
 (its index and prompt_id) and the field, and nothing is logged.
@@ -24,9 +24,10 @@ from typing import Any
 
 from zephyr_integrations.preferences.argilla import templates as t
 from zephyr_integrations.preferences.records import (
+    MAX_RATING,
+    MIN_RATING,
     CandidateRow,
     ChatTurn,
-    ScoreScale,
     mean_rating,
 )
 from zephyr_integrations.preferences.stages import candidate_problem, judged_problem
@@ -113,19 +114,19 @@ def _suggestions(
     template: t._Template, group: PromptGroup, order: list[int]
 ) -> list[dict[str, Any]]:
     slots = [group.candidates[p] for p in order]
-    if not any(c.get("ratings") or c.get("score") is not None for c in slots):
-        return []  # no AI feedback (a score-only judge, e.g. a reward model, counts)
+    scores = [_score(c) for c in slots]
+    if not any(c.get("ratings") for c in slots) and all(s is None for s in scores):
+        return []
     judges = sorted({c["judge"] for c in slots if c.get("judge")})
     agent = ", ".join(judges) or "ai-feedback"
-    scores = [_score(c) for c in slots]
     out: list[dict[str, Any]] = []
     if isinstance(template, t.RatingTemplate):
+        overall = _overall_ratings(slots, scores)
         for slot, cand in enumerate(slots, start=1):
             ratings = cand.get("ratings") or {}
             for aspect in template.aspects:
-                score = scores[slot - 1]
-                if aspect == t.OVERALL and score is not None:
-                    value: int | None = _on_one_to_five(score, cand.get("scale"))
+                if aspect == t.OVERALL and overall[slot - 1] is not None:
+                    value = overall[slot - 1]
                 else:
                     given = ratings[aspect]["rating"] if aspect in ratings else None
                     value = given if isinstance(given, int) else None  # "N/A": no suggestion
@@ -150,16 +151,32 @@ def _suggestions(
     return out
 
 
-def _on_one_to_five(score: float, scale: ScoreScale | None) -> int:
-    """A score as a 1-5 overall rating: as it is on a 1-5 scale (or none given), else mapped
-    linearly from its own scale (a reward model's, say) onto 1-5."""
-    if scale is not None and (scale["low"], scale["high"]) != (1.0, 5.0):
-        low, high = scale["low"], scale["high"]
-        score = 1 + 4 * (score - low) / (high - low) if high > low else 3.0
-    return max(1, min(5, round(score)))
-
-
 def _score(candidate: CandidateRow) -> float | None:
     if candidate.get("score") is not None:
         return candidate["score"]
     return mean_rating(candidate.get("ratings") or {})
+
+
+def _overall_ratings(slots: Sequence[CandidateRow], scores: list[float | None]) -> list[int | None]:
+    """Each answer's score as a 1-5 overall rating. A score on the aspect mean's 1-5 (a row
+    without a ``scale``) is rounded; one on another bounded scale is placed on 1-5 linearly; an
+    unbounded one (a reward model's) linearly between the record's lowest (1) and highest (5)."""
+    scored = [s for s in scores if s is not None]
+    placed: list[int | None] = []
+    for cand, score in zip(slots, scores, strict=True):
+        scale: Any = cand.get("scale")
+        low: float | None = MIN_RATING
+        high: float | None = MAX_RATING
+        if isinstance(scale, dict):
+            low, high = scale.get("low"), scale.get("high")
+        if (low is None or high is None) and scored:
+            low, high = min(scored), max(scored)
+        if score is None or low is None or high is None:
+            placed.append(None)
+            continue
+        if high > low:
+            value = round(MIN_RATING + (score - low) / (high - low) * (MAX_RATING - MIN_RATING))
+        else:  # every answer scored the same: the middle
+            value = round((MIN_RATING + MAX_RATING) / 2)
+        placed.append(min(MAX_RATING, max(MIN_RATING, value)))
+    return placed

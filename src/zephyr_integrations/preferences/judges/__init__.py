@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zephyr_integrations.preferences.judges.comparative import ComparativeJudge
+from zephyr_integrations.preferences.judges.reward_model import RewardModelJudge
 from zephyr_integrations.preferences.judges.ultrafeedback import UltraFeedbackJudge
 
-__all__ = ["ComparativeJudge", "UltraFeedbackJudge"]
+__all__ = ["ComparativeJudge", "RewardModelJudge", "UltraFeedbackJudge"]
