@@ -96,5 +96,7 @@ def test_quickstart_with_an_unknown_judge_writes_nothing(
     run = zephyr("quickstart", *args, "-o", str(tmp_path / "qs"), timeout=300)
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
-    assert "judge 'nope' is not registered; registered judges: ultrafeedback," in run.stderr
+    assert "judge 'nope' is not registered; registered judges: reward-model, ultrafeedback," in (
+        run.stderr
+    )
     assert not (tmp_path / "qs").exists()
