@@ -28,14 +28,14 @@ def serve(
         int, typer.Option(min=1, help="Largest request body in bytes (413 above it, as TGI).")
     ] = 2_000_000,
 ) -> None:
-    """Serve a model over TGI's HTTP protocol (for tests and CPU development).
+    """Serve a model over TGI's HTTP protocol (and OpenAI's /v1/completions).
 
     Example: zephyr serve --model ./tiny-zephyr --port 8080, then
     ChatZephyr(backend="tgi", base_url="http://127.0.0.1:8080").
     """
     from zephyr_integrations.local_models import default_model
     from zephyr_integrations.plugins import get_backend_factory
-    from zephyr_integrations.testing.tgi_server import TGIServer
+    from zephyr_integrations.serving import TGIServer
 
     if not 0 < max_input_tokens < max_total_tokens:
         raise fail(

@@ -1,6 +1,6 @@
 """OpenAI's ``/v1/completions`` as vLLM serves it, as pure functions (no sockets).
 
-Requests are mapped onto TGI's native parameters so the test server's one validation and
+Requests are mapped onto TGI's native parameters so the server's one validation and
 generation path serves them; answers have vLLM's shape: the stop string is cut from ``text``
 and named in ``stop_reason``, ``finish_reason`` is ``stop`` or ``length``, ``usage`` is always
 there, streams end with ``data: [DONE]`` (after a ``choices: []`` usage chunk when
@@ -15,18 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from zephyr_integrations.testing import tgi_protocol as tgi
+from zephyr_integrations.serving.protocol_errors import ProtocolError
+from zephyr_integrations.serving.tgi_bodies import usage
+from zephyr_integrations.serving.tgi_requests import GenerateCall, Grammar, Parameters
+from zephyr_integrations.serving.tgi_validation import MAX_STOP_SEQUENCES
 
 Json = dict[str, Any]
 
 
-def error(message: str, status: int, param: str | None = None) -> tgi.ProtocolError:
+def error(message: str, status: int, param: str | None = None) -> ProtocolError:
     kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
     body = {"error": {"message": message, "type": kind, "param": param, "code": status}}
-    return tgi.ProtocolError(status, body)
+    return ProtocolError(status, body)
 
 
-def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
+def parse_completion(body: Any, served_model: str) -> GenerateCall:
     """A completion request as native parameters; vLLM's 400 / 404 for what it refuses."""
     if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
         raise error("'prompt' must be a string", 400, "prompt")
@@ -44,24 +47,24 @@ def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
     structured = body.get("structured_outputs") or {}
     grammar = None
     if "json" in structured:
-        grammar = tgi.Grammar("json", structured["json"])
+        grammar = Grammar("json", structured["json"])
     elif "regex" in structured:
-        grammar = tgi.Grammar("regex", structured["regex"])
+        grammar = Grammar("regex", structured["regex"])
     sampling = bool(temperature)
-    parameters = tgi.Parameters(
+    parameters = Parameters(
         temperature=temperature if sampling else None,
         do_sample=sampling,
         top_p=body.get("top_p") if sampling and body.get("top_p") not in (None, 1.0) else None,
         top_k=body.get("top_k") if sampling and body.get("top_k", -1) > 0 else None,
         repetition_penalty=body.get("repetition_penalty"),
         max_new_tokens=max_tokens,
-        stop=tuple(stop[: tgi.MAX_STOP_SEQUENCES]),
+        stop=tuple(stop[:MAX_STOP_SEQUENCES]),
         details=True,
         seed=body.get("seed"),
         grammar=grammar,
     )
     options = body.get("stream_options") or {}
-    return tgi.GenerateCall(
+    return GenerateCall(
         body["prompt"], parameters, bool(body.get("stream")), bool(options.get("include_usage"))
     )
 
@@ -81,7 +84,7 @@ def completion(model: str, created: int, text: str, finish_reason: str, stop_rea
                prompt: int, generated: int) -> Json:  # fmt: skip
     choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish(finish_reason)}
     choice["stop_reason"] = stop_reason
-    return _envelope(model, created, [choice]) | {"usage": tgi.usage(prompt, generated)}
+    return _envelope(model, created, [choice]) | {"usage": usage(prompt, generated)}
 
 
 def chunk(model: str, created: int, text: str, finish_reason: str | None,
@@ -93,4 +96,4 @@ def chunk(model: str, created: int, text: str, finish_reason: str | None,
 
 
 def usage_chunk(model: str, created: int, prompt: int, generated: int) -> Json:
-    return _envelope(model, created, []) | {"usage": tgi.usage(prompt, generated)}
+    return _envelope(model, created, []) | {"usage": usage(prompt, generated)}
