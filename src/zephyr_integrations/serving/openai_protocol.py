@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from zephyr_integrations.serving.protocol_errors import ProtocolError
-from zephyr_integrations.serving.tgi_bodies import usage
+from zephyr_integrations.serving.tgi_bodies import FINGERPRINT, usage
 from zephyr_integrations.serving.tgi_requests import GenerateCall, Grammar, Parameters
 from zephyr_integrations.serving.tgi_validation import MAX_STOP_SEQUENCES
 
@@ -84,7 +84,11 @@ def completion(model: str, created: int, text: str, finish_reason: str, stop_rea
                prompt: int, generated: int) -> Json:  # fmt: skip
     choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish(finish_reason)}
     choice["stop_reason"] = stop_reason
-    return _envelope(model, created, [choice]) | {"usage": usage(prompt, generated)}
+    return (
+        _envelope(model, created, [choice])
+        | {"usage": usage(prompt, generated)}
+        | {"system_fingerprint": FINGERPRINT}
+    )
 
 
 def chunk(model: str, created: int, text: str, finish_reason: str | None,
@@ -96,4 +100,5 @@ def chunk(model: str, created: int, text: str, finish_reason: str | None,
 
 
 def usage_chunk(model: str, created: int, prompt: int, generated: int) -> Json:
-    return _envelope(model, created, []) | {"usage": usage(prompt, generated)}
+    fingerprint = {"system_fingerprint": FINGERPRINT}
+    return _envelope(model, created, []) | {"usage": usage(prompt, generated)} | fingerprint
