@@ -7,6 +7,9 @@ starts once per test run (about a minute) and serves every test here.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -122,6 +125,30 @@ def test_collect_n_candidates_from_vllm(vllm: VLLMServer, tmp_path: Path) -> Non
         assert sorted(r["sample"] for r in answers) == [0, 1, 2]
         assert all(r["usage"]["output_tokens"] >= 1 for r in answers)
         assert len({r["response"] for r in answers}) > 1  # seeds 7, 8, 9 sample differently
+
+
+def test_zephyr_collect_cli_n_candidates_from_vllm(vllm: VLLMServer, tmp_path: Path) -> None:
+    """``zephyr collect -n 3`` on the command line, the model built by an ``import:`` spec."""
+    (tmp_path / "on_vllm.py").write_text(
+        "import os\n"
+        "from zephyr_integrations import ChatZephyr\n\n\n"
+        "def build():\n"
+        "    url = os.environ['VLLM_URL']\n"
+        "    return ChatZephyr(backend='openai', base_url=url, max_tokens=8, temperature=1.0)\n"
+    )
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "Name a fruit."}\n{"prompt": "Name a river."}\n')
+    output = tmp_path / "candidates.jsonl"
+    command = [sys.executable, "-m", "zephyr_integrations.cli", "collect", str(prompts)]
+    command += ["-m", "import:on_vllm:build", "-n", "3", "-o", str(output), "--no-progress"]
+    env = os.environ | {"PYTHONPATH": str(tmp_path), "VLLM_URL": vllm.url}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "6 candidates written" in done.stderr
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    samples = sorted((r["prompt"], r["sample"]) for r in rows)
+    assert samples == [(p, k) for p in ("Name a fruit.", "Name a river.") for k in range(3)]
+    assert all(r["model"] == "smollm2" and r["usage"]["output_tokens"] >= 1 for r in rows)
 
 
 def test_the_recorded_vllm_bodies_are_what_vllm_answers(vllm: VLLMServer) -> None:
