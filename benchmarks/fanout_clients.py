@@ -60,6 +60,26 @@ def chat_zephyr(url: str, backend: str) -> Client:
     return Client(f"ChatZephyr(backend={backend!r})", lambda: chat.ainvoke("warm up"), run, close)
 
 
+def zephyr_backend(url: str, backend: str) -> Client:
+    """ChatZephyr's backend alone, without LangChain's per-call machinery: where the time goes."""
+    from langchain_core.messages import HumanMessage
+
+    from zephyr_integrations import ChatZephyr
+
+    chat = ChatZephyr(backend=backend, base_url=url, max_tokens=MAX_TOKENS, temperature=0)
+    engine = chat._backend
+
+    async def call(prompt: str) -> str:
+        request = chat._request([HumanMessage(prompt)], None)
+        return str((await engine.agenerate([request]))[0].text)
+
+    async def close() -> None:
+        await engine.aclose()
+
+    name = f"its backend alone (no LangChain), {backend}"
+    return Client(name, lambda: call("warm up"), lambda p, n: _gated(call, p, n), close)
+
+
 def bare_aiohttp(url: str) -> Client:
     """The floor: one aiohttp session posting TGI's JSON, no retries, no LangChain."""
     import aiohttp

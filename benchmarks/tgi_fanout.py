@@ -40,6 +40,7 @@ from fanout_clients import (
     hf_endpoint,
     hub_client,
     openai_raw,
+    zephyr_backend,
 )
 
 from zephyr_integrations.testing.server_process import scripted_server_process
@@ -96,11 +97,20 @@ async def measure(
 async def both(url: str, pid: int, args: argparse.Namespace) -> tuple[Runs, Runs]:
     """TGI's routes, then OpenAI's, in one event loop."""
     tgi = await measure(
-        [lambda u: chat_zephyr(u, "tgi"), bare_aiohttp, hub_client, chat_openai, hf_endpoint],
+        [lambda u: chat_zephyr(u, "tgi"), lambda u: zephyr_backend(u, "tgi"), bare_aiohttp,
+         hub_client, chat_openai, hf_endpoint],
         url, pid, args, once=frozenset({"langchain-huggingface HuggingFaceEndpoint"}),
     )  # fmt: skip
     openai = await measure(
-        [lambda u: chat_zephyr(u, "openai"), openai_raw, chat_openai], url, pid, args
+        [
+            lambda u: chat_zephyr(u, "openai"),
+            lambda u: zephyr_backend(u, "openai"),
+            openai_raw,
+            chat_openai,
+        ],
+        url,
+        pid,
+        args,
     )
     return tgi, openai
 
