@@ -1,32 +1,52 @@
-"""ChatZephyr(backend="tgi") under fan-out and load, against the TGI-protocol server.
+"""Fan-out: ChatZephyr against the other clients of the same server, side by side in one run.
 
-The server runs in its own process (so its threads do not compete with the client for the GIL),
-serving the scripted backend with a fixed added latency per request.
+The TGI-protocol server runs in its own process (so its threads do not compete with the client
+for the GIL), serving the scripted (zero-work) backend with a fixed added latency per request.
+Every client sends the same N prompts at concurrency C; the ideal wall time is
+ceil(N / C) * latency. Rounds interleave the clients so machine noise hits them alike; the best
+round of each is reported, with its client CPU per request.
 
-- Fan-out: ``abatch`` of N requests at ``max_concurrency`` C with latency L; the ideal wall time
-  is ceil(N / C) * L. Targets: within 1.3x of it, at most 1.2 ms of client CPU per request,
-  printed next to the raw hub client and bare aiohttp on the same server.
-- Load: M requests at concurrency K over 3 replicas (``base_url`` comma-separated): none lost,
-  none failed without a retry-exhausted error, and
-  no file descriptor left open (counted before and after).
+- TGI's routes: ChatZephyr(backend="tgi") next to bare aiohttp, huggingface_hub's
+  ``AsyncInferenceClient``, ``ChatOpenAI`` on the server's ``/v1`` and langchain-huggingface's
+  ``HuggingFaceEndpoint`` (one round: it is slow). Targets: <= 1.3x ideal, <= 1.2 ms client CPU
+  per request.
+- ``/v1/completions``: ChatZephyr(backend="openai") next to the raw ``openai`` client (and
+  ``ChatOpenAI`` again, on ``/v1/chat/completions``); same targets.
+- A new instance's first async call against a warm one's.
 
-    python benchmarks/tgi_fanout.py [--json out.json]
+The 3-replica load lives in benchmarks/replica_load.py.
+
+    python benchmarks/tgi_fanout.py [--requests 512] [--concurrency 64] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fanout_clients import (
+    Client,
+    bare_aiohttp,
+    chat_openai,
+    chat_zephyr,
+    hf_endpoint,
+    hub_client,
+    openai_raw,
+    zephyr_backend,
+)
+
 from zephyr_integrations.testing.server_process import scripted_server_process
+
+TARGET_RATIO, TARGET_CPU_MS = 1.3, 1.2
+Runs = dict[str, list[dict[str, Any]]]
 
 
 def server_cpu_seconds(pid: int) -> float:
@@ -38,71 +58,61 @@ def server_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else -1
-
-
-async def fan_out(
-    url: str, requests: int, concurrency: int, pid: int, backend: str = "tgi"
-) -> dict[str, float]:
-    from zephyr_integrations import ChatZephyr
-
-    chat = ChatZephyr(backend=backend, base_url=url, max_tokens=8, temperature=0)
-    await chat.ainvoke("warm up")
+async def one_round(client: Client, requests: int, concurrency: int, pid: int) -> dict[str, Any]:
+    """One fan-out of ``client``, warmed up first."""
+    prompts = [f"question number {i}" for i in range(requests)]
+    await client.warm_up()
     server_before, client_before = server_cpu_seconds(pid), time.process_time()
     started = time.perf_counter()
-    replies = await chat.abatch(
-        [f"question number {i}" for i in range(requests)], config={"max_concurrency": concurrency}
-    )
+    texts = await client.run(prompts, concurrency)
     elapsed = time.perf_counter() - started
     client_cpu = time.process_time() - client_before
     server_cpu = server_cpu_seconds(pid) - server_before
-    wrong = [i for i, r in enumerate(replies) if r.content != f"question number {i}"]
-    if wrong:
-        raise SystemExit(f"fan-out: {len(wrong)} replies were wrong, e.g. #{wrong[0]}")
-    await chat._backend.aclose()  # type: ignore[attr-defined]
+    await client.close()
     return {
         "seconds": elapsed,
         "client_cpu_ms_per_request": client_cpu / requests * 1000,
         "server_cpu_ms_per_request": server_cpu / requests * 1000,
+        "wrong": sum(text.strip() != prompt for text, prompt in zip(texts, prompts, strict=True)),
     }
 
 
-async def floors(url: str, requests: int, concurrency: int) -> dict[str, float]:
-    """The same fan-out one layer down: huggingface_hub's client alone, then bare aiohttp.
+async def measure(
+    makers: list[Callable[[str], Client]], url: str, pid: int, args: argparse.Namespace,
+    once: frozenset[str] = frozenset(),
+) -> Runs:  # fmt: skip
+    """Every client's rounds, interleaved, in one event loop (LangChain's OpenAI clients keep a
+    process-wide HTTP client bound to the first loop); clients in ``once`` run one round."""
+    runs: Runs = {}
+    for round_number in range(args.repeats):
+        for make in makers:
+            client = make(url)
+            if round_number and client.name in once:
+                continue
+            result = await one_round(client, args.requests, args.concurrency, pid)
+            runs.setdefault(client.name, []).append(result)
+    return runs
 
-    They show how much of the wall time the client stack costs before ChatZephyr adds anything.
-    """
-    import aiohttp
-    from huggingface_hub import AsyncInferenceClient
 
-    gate = asyncio.Semaphore(concurrency)
-    body = {"max_new_tokens": 8, "details": True, "return_full_text": False, "do_sample": False}
-
-    async def timed(call: Any) -> float:
-        async def one(i: int) -> None:
-            async with gate:
-                await call(i)
-
-        await call(-1)  # warm up
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(requests)))
-        return time.perf_counter() - started
-
-    hub = AsyncInferenceClient(base_url=url, timeout=60)
-    hub_s = await timed(lambda i: hub.text_generation(f"question number {i}", **body))
-    await hub.close()
-    connector = aiohttp.TCPConnector(limit=256, ssl=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        payload = {"parameters": body}
-
-        async def post(i: int) -> None:
-            data = {**payload, "inputs": f"q {i}"}
-            async with session.post(f"{url}/generate", json=data) as response:
-                await response.json()
-
-        aiohttp_s = await timed(post)
-    return {"hub_client_s": hub_s, "aiohttp_s": aiohttp_s}
+async def both(url: str, pid: int, args: argparse.Namespace) -> tuple[Runs, Runs]:
+    """TGI's routes, then OpenAI's, in one event loop."""
+    tgi = await measure(
+        [lambda u: chat_zephyr(u, "tgi"), lambda u: zephyr_backend(u, "tgi"), bare_aiohttp,
+         hub_client, chat_openai, hf_endpoint],
+        url, pid, args, once=frozenset({"langchain-huggingface HuggingFaceEndpoint"}),
+    )  # fmt: skip
+    openai = await measure(
+        [
+            lambda u: chat_zephyr(u, "openai"),
+            lambda u: zephyr_backend(u, "openai"),
+            openai_raw,
+            chat_openai,
+        ],
+        url,
+        pid,
+        args,
+    )
+    return tgi, openai
 
 
 async def first_call(url: str) -> dict[str, float]:
@@ -121,36 +131,26 @@ async def first_call(url: str) -> dict[str, float]:
     return {"first_ms": first * 1000, "warm_ms": sorted(warm)[2] * 1000}
 
 
-async def load(url: str, requests: int, concurrency: int) -> dict[str, Any]:
-    from zephyr_integrations import ChatZephyr
-
-    chat = ChatZephyr(backend="tgi", base_url=url, max_tokens=8, temperature=0, max_retries=3)
-    await chat.ainvoke("warm up")
-    fds_before = open_fds()
-    started = time.perf_counter()
-    results = await chat.abatch(
-        [f"load {i}" for i in range(requests)],
-        config={"max_concurrency": concurrency},
-        return_exceptions=True,
-    )
-    elapsed = time.perf_counter() - started
-    await chat._backend.aclose()  # type: ignore[attr-defined]
-    await asyncio.sleep(0.2)
-    fds_after = open_fds()
-    errors = [r for r in results if isinstance(r, BaseException)]
-    answered = sum(1 for i, r in enumerate(results) if getattr(r, "content", None) == f"load {i}")
-    return {
-        "requests": requests,
-        "concurrency": concurrency,
-        "answered": answered,
-        "errors": len(errors),
-        "error_kinds": sorted({type(e).__name__ for e in errors}),
-        "lost": requests - answered - len(errors),
-        "seconds": round(elapsed, 3),
-        "requests_per_s": round(requests / elapsed, 1),
-        "fds_before": fds_before,
-        "fds_after": fds_after,
-    }
+def table(title: str, runs: Runs, ideal: float, ours: str) -> bool:
+    """Print one side-by-side table; True when ``ours`` meets both targets."""
+    print(f"\n{title}\n")
+    print("| client | best wall time | / ideal | client CPU per request | wrong replies |")
+    print("|---|---:|---:|---:|---:|")
+    ok = False
+    for name, results in runs.items():
+        best = min(results, key=lambda r: r["seconds"])
+        ratio, cpu = best["seconds"] / ideal, best["client_cpu_ms_per_request"]
+        verdict = ""
+        if name == ours:
+            ok = ratio <= TARGET_RATIO and cpu <= TARGET_CPU_MS
+            verdict = f" (targets <= {TARGET_RATIO}x, <= {TARGET_CPU_MS} ms: "
+            verdict += f"{'PASS' if ok else 'FAIL'})"
+        rounds = ", ".join(f"{r['seconds']:.3f}" for r in results)
+        print(
+            f"| {name}{verdict} | {best['seconds']:.3f} s (rounds {rounds}) | {ratio:.2f}x | "
+            f"{cpu:.2f} ms | {best['wrong']} |"
+        )
+    return ok
 
 
 def main() -> int:
@@ -158,99 +158,42 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=512)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--load-requests", type=int, default=2000)
-    parser.add_argument("--load-concurrency", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    import huggingface_hub.constants
 
+    huggingface_hub.constants.HF_HUB_OFFLINE = False  # loopback only
+
+    load_before = os.getloadavg()[0]
     with scripted_server_process(args.latency) as server:
-        url = server.url
-        ideal = math.ceil(args.requests / args.concurrency) * args.latency
-        measured = [
-            asyncio.run(fan_out(url, args.requests, args.concurrency, server.pid))
-            for _ in range(args.repeats)
-        ]
-        runs = [m["seconds"] for m in measured]
-        best_run = min(measured, key=lambda m: m["seconds"])
-        best = best_run["seconds"]
-        floor = asyncio.run(floors(url, args.requests, args.concurrency))
-        openai = asyncio.run(fan_out(url, args.requests, args.concurrency, server.pid, "openai"))
+        url, pid = server.url, server.pid
+        tgi, openai = asyncio.run(both(url, pid, args))
         first = asyncio.run(first_call(url))
-        with contextlib.ExitStack() as stack:  # the load goes to 3 replicas of one model
-            others = [stack.enter_context(scripted_server_process(args.latency)) for _ in range(2)]
-            replicas = ",".join([url, *(other.url for other in others)])
-            load_result = asyncio.run(load(replicas, args.load_requests, args.load_concurrency))
-
-    ratio = best / ideal
-    load_average = os.getloadavg()[0]
-    print(f"(1-minute load average during the run: {load_average:.2f} on {os.cpu_count()} CPUs)")
-    cpu = best_run["client_cpu_ms_per_request"]
-    fan_ok = ratio <= 1.3
-    cpu_ok = cpu <= 1.2
-    load_ok = load_result["lost"] == 0 and load_result["fds_after"] <= load_result["fds_before"]
-    print("| measurement | value | target |")
-    print("|---|---:|---|")
+    ideal = math.ceil(args.requests / args.concurrency) * args.latency
     print(
-        f"| fan-out: abatch of {args.requests}, max_concurrency {args.concurrency}, "
-        f"{args.latency * 1000:.0f} ms latency | best {best:.3f} s "
-        f"(runs {', '.join(f'{r:.3f}' for r in runs)}) | ideal {ideal:.3f} s |"
-    )
-    print(f"| fan-out / ideal | {ratio:.3f}x | <= 1.3x: {'PASS' if fan_ok else 'FAIL'} |")
-    print(
-        f"| the same fan-out, raw huggingface_hub AsyncInferenceClient / bare aiohttp | "
-        f"{floor['hub_client_s']:.3f} s ({floor['hub_client_s'] / ideal:.2f}x) / "
-        f"{floor['aiohttp_s']:.3f} s ({floor['aiohttp_s'] / ideal:.2f}x) | - |"
+        f"(1-minute load average: {load_before:.2f} before the run, {os.getloadavg()[0]:.2f} "
+        f"after, on {os.cpu_count()} CPUs)"
     )
     print(
-        f"| the same fan-out, ChatZephyr(backend='openai') on /v1/completions | "
-        f"{openai['seconds']:.3f} s ({openai['seconds'] / ideal:.2f}x), "
-        f"{openai['client_cpu_ms_per_request']:.2f} ms client CPU per request | - |"
+        f"\nabatch of {args.requests} prompts at concurrency {args.concurrency}, "
+        f"{args.latency * 1000:.0f} ms server latency: ideal {ideal:.3f} s"
     )
+    tgi_ok = table("TGI's native routes (/generate)", tgi, ideal, "ChatZephyr(backend='tgi')")
+    openai_ok = table("OpenAI's /v1/completions", openai, ideal, "ChatZephyr(backend='openai')")
     gap = first["first_ms"] - first["warm_ms"]  # a connection, a session and /info
+    first_ok = gap <= 10
     print(
-        f"| first async call of a new instance in a fresh event loop / a warm call | "
+        f"\nfirst async call of a new instance in a fresh event loop / a warm call: "
         f"{first['first_ms']:.1f} ms / {first['warm_ms']:.1f} ms (+{gap:.1f} ms: one "
-        f"connection and /info) | <= +10 ms: {'PASS' if gap <= 10 else 'FAIL'} |"
-    )
-    print(
-        f"| fan-out CPU per request (best run): client / server | "
-        f"{best_run['client_cpu_ms_per_request']:.2f} ms / "
-        f"{best_run['server_cpu_ms_per_request']:.2f} ms | client <= 1.2 ms: "
-        f"{'PASS' if cpu_ok else 'FAIL'} |"
-    )
-    print(
-        f"| load: {load_result['requests']} requests at concurrency "
-        f"{load_result['concurrency']}, 3 replicas | {load_result['seconds']} s, "
-        f"{load_result['requests_per_s']} req/s | - |"
-    )
-    print(
-        f"| load: answered / errors / lost | {load_result['answered']} / "
-        f"{load_result['errors']} / {load_result['lost']} | none lost: "
-        f"{'PASS' if load_result['lost'] == 0 else 'FAIL'} |"
-    )
-    print(
-        f"| load: open fds before / after | {load_result['fds_before']} / "
-        f"{load_result['fds_after']} | no leak: "
-        f"{'PASS' if load_result['fds_after'] <= load_result['fds_before'] else 'FAIL'} |"
+        f"connection and /info; target <= +10 ms: {'PASS' if first_ok else 'FAIL'})"
     )
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "fan_out_runs": measured,
-                    "floors": floor,
-                    "openai_fan_out": openai,
-                    "first_call": first,
-                    "ideal_s": ideal,
-                    "ratio": ratio,
-                    "load": load_result,
-                    "load_average": os.getloadavg(),
-                },
-                indent=2,
-            )
-        )
-    return 0 if fan_ok and cpu_ok and load_ok else 1
+        report = {"ideal_s": ideal, "tgi": tgi, "openai": openai, "first_call": first}
+        report["load_average"] = [load_before, os.getloadavg()[0]]
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0 if tgi_ok and openai_ok and first_ok else 1
 
 
 if __name__ == "__main__":

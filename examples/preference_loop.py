@@ -24,8 +24,8 @@ from zephyr_integrations.preferences.collect import Generator, collect
 from zephyr_integrations.preferences.feedback import judge
 from zephyr_integrations.preferences.prompts import read_prompts
 from zephyr_integrations.preferences.records import ULTRAFEEDBACK_ASPECTS, from_candidates
+from zephyr_integrations.serving import TGIServer
 from zephyr_integrations.testing.scripted_backend import ScriptedBackend
-from zephyr_integrations.testing.tgi_server import TGIServer
 
 PROMPTS = [
     "What is direct preference optimization?",

@@ -29,7 +29,7 @@ def server_url(base_url: str | None) -> Iterator[str]:
         return
     from zephyr_integrations.backends.transformers import TransformersBackend
     from zephyr_integrations.local_models import default_model
-    from zephyr_integrations.testing.tgi_server import TGIServer
+    from zephyr_integrations.serving import TGIServer
 
     model = default_model()
     with TGIServer(TransformersBackend(model), model_id=model) as server:

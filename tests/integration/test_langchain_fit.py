@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from zephyr_integrations import ChatZephyr
 from zephyr_integrations.backends.transformers import TransformersBackend
+from zephyr_integrations.serving.protocol_errors import ProtocolError
 from zephyr_integrations.testing import TGIServer, make_tiny_zephyr
-from zephyr_integrations.testing import tgi_protocol as tgi
 
 STRING_LIMIT = 12
 
@@ -47,7 +47,7 @@ class NoTokenizerServer(TGIServer):
     """A TGI server whose model has no fast tokenizer: ``/tokenize`` answers 404, as TGI does."""
 
     def _tokenize_route(self, h: Any, raw: bytes) -> None:
-        raise tgi.ProtocolError(404, {"error": "No fast tokenizer available"})
+        raise ProtocolError(404, {"error": "No fast tokenizer available"})
 
 
 @pytest.fixture(scope="module")

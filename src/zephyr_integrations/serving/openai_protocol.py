@@ -1,6 +1,6 @@
 """OpenAI's ``/v1/completions`` as vLLM serves it, as pure functions (no sockets).
 
-Requests are mapped onto TGI's native parameters so the test server's one validation and
+Requests are mapped onto TGI's native parameters so the server's one validation and
 generation path serves them; answers have vLLM's shape: the stop string is cut from ``text``
 and named in ``stop_reason``, ``finish_reason`` is ``stop`` or ``length``, ``usage`` is always
 there, streams end with ``data: [DONE]`` (after a ``choices: []`` usage chunk when
@@ -16,18 +16,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from zephyr_integrations.testing import tgi_protocol as tgi
+from zephyr_integrations.serving.protocol_errors import ProtocolError
+from zephyr_integrations.serving.tgi_bodies import FINGERPRINT, usage
+from zephyr_integrations.serving.tgi_requests import GenerateCall, Grammar, Parameters
+from zephyr_integrations.serving.tgi_validation import MAX_STOP_SEQUENCES
 
 Json = dict[str, Any]
 
 
-def error(message: str, status: int, param: str | None = None) -> tgi.ProtocolError:
+def error(message: str, status: int, param: str | None = None) -> ProtocolError:
     kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
     body = {"error": {"message": message, "type": kind, "param": param, "code": status}}
-    return tgi.ProtocolError(status, body)
+    return ProtocolError(status, body)
 
 
-def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
+def parse_completion(body: Any, served_model: str) -> GenerateCall:
     """A completion request as native parameters; vLLM's 400 / 404 for what it refuses."""
     if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
         raise error("'prompt' must be a string", 400, "prompt")
@@ -44,26 +47,26 @@ def parse_completion(body: Any, served_model: str) -> tgi.GenerateCall:
     tgi_format = body.get("response_format") or {}  # TGI's /v1 shape: {"type", "value"}
     grammar = None
     if "json" in structured:
-        grammar = tgi.Grammar("json", structured["json"])
+        grammar = Grammar("json", structured["json"])
     elif "regex" in structured:
-        grammar = tgi.Grammar("regex", structured["regex"])
+        grammar = Grammar("regex", structured["regex"])
     elif isinstance(tgi_format, dict) and tgi_format.get("type") in ("json", "regex"):
-        grammar = tgi.Grammar(tgi_format["type"], tgi_format.get("value"))
+        grammar = Grammar(tgi_format["type"], tgi_format.get("value"))
     sampling = bool(temperature)
-    parameters = tgi.Parameters(
+    parameters = Parameters(
         temperature=temperature if sampling else None,
         do_sample=sampling,
         top_p=body.get("top_p") if sampling and body.get("top_p") not in (None, 1.0) else None,
         top_k=body.get("top_k") if sampling and body.get("top_k", -1) > 0 else None,
         repetition_penalty=body.get("repetition_penalty"),
         max_new_tokens=max_tokens,
-        stop=tuple(stop[: tgi.MAX_STOP_SEQUENCES]),
+        stop=tuple(stop[:MAX_STOP_SEQUENCES]),
         details=True,
         seed=body.get("seed"),
         grammar=grammar,
     )
     options = body.get("stream_options") or {}
-    return tgi.GenerateCall(
+    return GenerateCall(
         body["prompt"], parameters, bool(body.get("stream")), bool(options.get("include_usage"))
     )
 
@@ -104,7 +107,11 @@ def completion(model: str, created: int, outcomes: list[Outcome], prompt: int,
          "finish_reason": finish(reason), "stop_reason": stop}
         for index, (text, reason, stop, tokens) in enumerate(outcomes)
     ]  # fmt: skip
-    return _envelope(model, created, listed) | {"usage": tgi.usage(prompt, generated)}
+    return (
+        _envelope(model, created, listed)
+        | {"usage": usage(prompt, generated)}
+        | {"system_fingerprint": FINGERPRINT}
+    )
 
 
 def chunk(model: str, created: int, text: str, finish_reason: str | None,
@@ -116,7 +123,8 @@ def chunk(model: str, created: int, text: str, finish_reason: str | None,
 
 
 def usage_chunk(model: str, created: int, prompt: int, generated: int) -> Json:
-    return _envelope(model, created, []) | {"usage": tgi.usage(prompt, generated)}
+    fingerprint = {"system_fingerprint": FINGERPRINT}
+    return _envelope(model, created, []) | {"usage": usage(prompt, generated)} | fingerprint
 
 
 def _logprobs(tokens: list[str] | None) -> Json | None:

@@ -1,4 +1,4 @@
-"""TGI's ``grammar`` parameter in the TGI-protocol test server: checked as TGI checks it, then
+"""TGI's ``grammar`` parameter in the TGI-protocol server: checked as TGI checks it, then
 handed to the backend as :attr:`GenerationParams.grammar <zephyr_integrations.backends.base.
 GenerationParams.grammar>` (constrained decoding is the backend's job).
 
@@ -16,27 +16,29 @@ from typing import Any
 
 from zephyr_integrations.backends.base import Grammar, GrammarError
 from zephyr_integrations.backends.grammar import compile_grammar, grammar_available
-from zephyr_integrations.testing import tgi_protocol as tgi
+from zephyr_integrations.serving.protocol_errors import invalid
+from zephyr_integrations.serving.tgi_requests import Grammar as TGIGrammar
+from zephyr_integrations.serving.tgi_validation import Plan
 
 UNSUPPORTED = "grammar is not supported by this backend yet"
 
 
-def constrain(backend: Any, plan: tgi.Plan) -> tgi.Plan:
+def constrain(backend: Any, plan: Plan) -> Plan:
     """``plan`` with its (already TGI-validated) grammar as the backend's constraint, or 422."""
     if plan.grammar is None:
         return plan
     if not getattr(backend, "supports_grammar", False) or _is_tool_grammar(plan.grammar.value):
-        raise tgi.invalid(UNSUPPORTED)
+        raise invalid(UNSUPPORTED)
     grammar = to_grammar(plan.grammar)
     if grammar_available():
         try:
             compile_grammar(grammar)
         except GrammarError as exc:
-            raise tgi.invalid(f"grammar is not valid: {exc}") from exc
+            raise invalid(f"grammar is not valid: {exc}") from exc
     return dataclasses.replace(plan, params=dataclasses.replace(plan.params, grammar=grammar))
 
 
-def to_grammar(grammar: tgi.Grammar) -> Grammar:
+def to_grammar(grammar: TGIGrammar) -> Grammar:
     """TGI's grammar (a schema as an object or JSON text, or a regex) as the backend's."""
     if grammar.kind == "regex":
         return Grammar("regex", str(grammar.value))
@@ -45,9 +47,9 @@ def to_grammar(grammar: tgi.Grammar) -> Grammar:
         try:
             schema = json.loads(schema)
         except json.JSONDecodeError as exc:
-            raise tgi.invalid(f"grammar is not valid: {exc}") from exc
+            raise invalid(f"grammar is not valid: {exc}") from exc
     if not isinstance(schema, dict):
-        raise tgi.invalid("grammar is not supported")
+        raise invalid("grammar is not supported")
     return Grammar.json_schema(schema)
 
 
