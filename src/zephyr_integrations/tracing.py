@@ -23,15 +23,18 @@ class TracedChat:
     _backend: Any
     _params: Any
 
-    def _served(self) -> dict[str, str | None]:
+    def _served(self, *, ask: bool = True) -> dict[str, str | None]:
         """Which backend, server and model answer: the served model as the backend reports
-        it (TGI's ``/info`` ``model_id``), not the ``model`` field's default."""
+        it (TGI's ``/info`` ``model_id``), not the ``model`` field's default. With
+        ``ask=False`` a remote backend is not asked (None until a call has read it)."""
         backend = self.backend if isinstance(self.backend, str) else type(self.backend).__name__
         base_url = getattr(self._backend, "base_url", None)
+        peek = getattr(type(self._backend), "known_model_name", None)
+        served = self._backend.known_model_name if peek and not ask else self._backend.model_name
         return {
             "backend": backend,
             "base_url": base_url if isinstance(base_url, str) else None,
-            "served_model": self._backend.model_name,
+            "served_model": served,
         }
 
     def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
@@ -43,8 +46,8 @@ class TracedChat:
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = self._params(stop=stop, **{k: v for k, v in kwargs.items() if k != "model"})
-        try:
-            served = self._served()
+        try:  # called on every call, in its event loop: never waits on the server
+            served = self._served(ask=False)
         except Exception:  # tracing must not fail a call: the call itself reports the fault
             served = {"backend": str(self.backend), "base_url": None, "served_model": self.model}
         ls_params = LangSmithParams(

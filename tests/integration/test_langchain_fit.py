@@ -214,6 +214,17 @@ def test_two_servers_never_share_cache_entries(
     assert ls.get("ls_base_url") == servers["a"].url
 
 
+def test_tracing_parameters_never_wait_on_the_server(servers: dict[str, TGIServer]) -> None:
+    """LangChain reads them at the start of every call, inside its event loop: a new instance
+    names the field's model until a call has read the served one, and asks nothing."""
+    fresh = ChatZephyr(backend="tgi", base_url=servers["a"].url, max_tokens=3)
+    asked = len(servers["a"].requests)
+    assert fresh._get_ls_params()["ls_model_name"] == fresh.model
+    assert len(servers["a"].requests) == asked
+    fresh.invoke("Hello there")
+    assert fresh._get_ls_params()["ls_model_name"] == "tiny-a"
+
+
 # -- 6. serialization ------------------------------------------------------------------------
 
 

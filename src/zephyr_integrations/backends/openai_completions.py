@@ -126,6 +126,11 @@ class OpenAICompletionsBackend:
             return run_sync(self._served_model(self._remote.deadline()))
         return self._model
 
+    @property
+    def known_model_name(self) -> str | None:
+        """The model's name if known without asking the server (named, or ``/v1/models`` read)."""
+        return self._model or self._checked
+
     async def _served_model(self, deadline: Deadline) -> str:
         """The model every replica serves (``/v1/models``): the one named, else their first."""
         if self._checked is not None:

@@ -170,6 +170,11 @@ class TGIBackend:
     def model_name(self) -> str:
         return self._model or self.info.model_id
 
+    @property
+    def known_model_name(self) -> str | None:
+        """The model's name if known without asking the server (named, or ``/info`` read)."""
+        return self._model or (self._info.model_id if self._info is not None else None)
+
     async def _ainfo(self, deadline: Deadline) -> TGIInfo:
         if self._info is not None:
             return self._info
