@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import IO, Any
 
-from zephyr_integrations.jsonl import Row, write_jsonl
+from zephyr_integrations.jsonl import Row, Unreadable, jsonl_lines, unreadable, write_jsonl
 
 __all__ = ["CheckpointError", "CheckpointLog", "Row"]
 
@@ -76,17 +76,21 @@ class CheckpointLog:
     def _read(self) -> None:
         data = self.partial.read_bytes()
         if data and not data.endswith(b"\n"):
-            data = data[: data.rfind(b"\n") + 1]
-            os.truncate(self.partial, len(data))
+            os.truncate(self.partial, data.rfind(b"\n") + 1)
             self.torn = True
-        for number, line in enumerate(data.splitlines(), start=1):
-            if not line.strip():
-                continue
+        try:
+            lines = list(jsonl_lines(self.partial))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CheckpointError(unreadable(self.partial, exc)) from exc
+        for number, row in lines:
             where = f"{self.partial}:{number}"
             try:
-                row = json.loads(line)
+                if isinstance(row, Unreadable):
+                    raise ValueError(row.message.removeprefix(f"{where}: "))
+                if not isinstance(row, dict):
+                    raise TypeError(f"a JSON {type(row).__name__}, not an object")
                 key = self.key(row)
-            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise CheckpointError(
                     f"{where}: not a row this run wrote ({exc}); move the file away to start over"
                 ) from exc
