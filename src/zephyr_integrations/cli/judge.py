@@ -42,12 +42,15 @@ def judge(
     retry_failed: Annotated[bool, typer.Option(help="Judge earlier failures again.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Score each candidate with a judge: by default UltraFeedback's four aspects, 1-5 each
-    with a rationale, one answer per call.
+    """Score each candidate with a judge (default: UltraFeedback's four aspects, 1-5).
+
+    Judges: ultrafeedback (each answer alone, a rationale per aspect), ultrafeedback-comparative
+    (all answers of a prompt side by side, one call per aspect), reward-model (a sequence
+    classifier, -m a Hub id or folder), and plugins'. Replies that do not parse are listed and
+    kept with score null.
 
     Example: zephyr judge candidates.jsonl -m tgi:http://127.0.0.1:8080,temperature=0
-    --judge ultrafeedback-comparative -O seed=7 -o judged.jsonl. Replies that do not parse are
-    listed and kept with score null.
+    --judge ultrafeedback-comparative -O seed=7 -o judged.jsonl
     """
     from zephyr_integrations.plugins import get_judge_factory, judge_factories
     from zephyr_integrations.preferences.checkpoint import CheckpointError

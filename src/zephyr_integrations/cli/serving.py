@@ -135,8 +135,10 @@ def chat(
 
 @app.command()
 def backends() -> None:
-    """List the registered backends (built-in and plugins'), what a model spec's TARGET names
-    for each, and the options each takes (-m KIND:TARGET,option=value; --backend-option)."""
+    """List the registered backends, what TARGET names for each, and their options.
+
+    Built-in and plugins' backends; use them as -m KIND:TARGET,option=value or --backend-option.
+    """
     from zephyr_integrations.plugins import backends as registered
 
     lines = []
