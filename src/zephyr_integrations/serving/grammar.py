@@ -18,7 +18,7 @@ from zephyr_integrations.backends.base import Grammar, GrammarError
 from zephyr_integrations.backends.grammar import compile_grammar, grammar_available
 from zephyr_integrations.serving.protocol_errors import invalid
 from zephyr_integrations.serving.tgi_requests import Grammar as TGIGrammar
-from zephyr_integrations.serving.tgi_validation import Plan
+from zephyr_integrations.serving.tgi_validation import Plan, grammar_schema
 
 UNSUPPORTED = "grammar is not supported by this backend yet"
 
@@ -42,15 +42,7 @@ def to_grammar(grammar: TGIGrammar) -> Grammar:
     """TGI's grammar (a schema as an object or JSON text, or a regex) as the backend's."""
     if grammar.kind == "regex":
         return Grammar("regex", str(grammar.value))
-    schema = grammar.value
-    if isinstance(schema, str):
-        try:
-            schema = json.loads(schema)
-        except json.JSONDecodeError as exc:
-            raise invalid(f"grammar is not valid: {exc}") from exc
-    if not isinstance(schema, dict):
-        raise invalid("grammar is not supported")
-    return Grammar.json_schema(schema)
+    return Grammar.json_schema(grammar_schema(grammar))
 
 
 def _is_tool_grammar(value: Any) -> bool:

@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from zephyr_integrations.backends.base import GenerationParams, InvalidParameterError
 from zephyr_integrations.serving.protocol_errors import invalid
@@ -100,11 +101,9 @@ def validate(p: Parameters, inputs: str, tokenize: Tokenize, *, max_input_tokens
     return Plan(inputs, input_length, params, seed, p.grammar)
 
 
-def check_grammar(grammar: Grammar) -> None:
-    """TGI's checks on a grammar's content (a JSON schema needs ``properties``)."""
+def grammar_schema(grammar: Grammar) -> dict[str, Any]:
+    """A JSON grammar's schema (given as an object or as JSON text), or TGI's 422."""
     schema = grammar.value
-    if grammar.kind == "regex":
-        return
     if isinstance(schema, str):
         try:
             schema = json.loads(schema)
@@ -112,5 +111,12 @@ def check_grammar(grammar: Grammar) -> None:
             raise invalid(f"grammar is not valid: {exc}") from exc
     if not isinstance(schema, dict):
         raise invalid("grammar is not supported")
-    if "properties" not in schema:
+    return schema
+
+
+def check_grammar(grammar: Grammar) -> None:
+    """TGI's checks on a grammar's content (a JSON schema needs ``properties``)."""
+    if grammar.kind == "regex":
+        return
+    if "properties" not in grammar_schema(grammar):
         raise invalid("grammar is not valid: Grammar must have a 'properties' field")

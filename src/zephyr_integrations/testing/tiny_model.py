@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zephyr_integrations.template import official_chat_template
 
@@ -80,15 +80,29 @@ def make_tiny_zephyr(path: str | Path, *, seed: int = 0) -> Path:
     template. Two builds with the same seed are byte-identical.
     """
     import torch
-    from transformers import GenerationConfig, MistralConfig, MistralForCausalLM
+    from transformers import GenerationConfig, MistralForCausalLM
 
     target = Path(path)
     target.mkdir(parents=True, exist_ok=True)
     tokenizer = tiny_tokenizer(seed=seed)
 
     torch.manual_seed(seed)
-    config = MistralConfig(
-        vocab_size=len(tokenizer),
+    config = tiny_mistral_config(len(tokenizer), pad_token_id=2)
+    model = MistralForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=1, eos_token_id=2, pad_token_id=2, do_sample=False, max_new_tokens=64
+    )
+    tokenizer.save_pretrained(target)
+    model.save_pretrained(target)
+    return target
+
+
+def tiny_mistral_config(vocab_size: int, *, pad_token_id: int) -> Any:
+    """The tiny models' shape: Mistral's architecture, 2 layers of width 64."""
+    from transformers import MistralConfig
+
+    return MistralConfig(
+        vocab_size=vocab_size,
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
@@ -99,13 +113,6 @@ def make_tiny_zephyr(path: str | Path, *, seed: int = 0) -> Path:
         sliding_window=None,
         bos_token_id=1,
         eos_token_id=2,
-        pad_token_id=2,
+        pad_token_id=pad_token_id,
         tie_word_embeddings=False,
     )
-    model = MistralForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        bos_token_id=1, eos_token_id=2, pad_token_id=2, do_sample=False, max_new_tokens=64
-    )
-    tokenizer.save_pretrained(target)
-    model.save_pretrained(target)
-    return target

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zephyr_integrations.testing.tiny_model import tiny_tokenizer
+from zephyr_integrations.testing.tiny_model import tiny_mistral_config, tiny_tokenizer
 
 #: The pad token of the tiny reward model: its own token (id 3), so an answer's closing ``</s>``
 #: is never mistaken for padding.
@@ -30,7 +30,7 @@ def make_tiny_reward_model(
     builds with the same arguments are byte-identical.
     """
     import torch
-    from transformers import MistralConfig, MistralForSequenceClassification
+    from transformers import MistralForSequenceClassification
 
     target = Path(path)
     target.mkdir(parents=True, exist_ok=True)
@@ -40,21 +40,7 @@ def make_tiny_reward_model(
     pad_id = int(tokenizer.convert_tokens_to_ids(PAD_TOKEN))  # type: ignore[arg-type]
 
     torch.manual_seed(seed)
-    config = MistralConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        max_position_embeddings=4096,
-        sliding_window=None,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=pad_id,
-        tie_word_embeddings=False,
-    )
+    config = tiny_mistral_config(len(tokenizer), pad_token_id=pad_id)
     config.num_labels = num_labels
     model = MistralForSequenceClassification(config)
     with torch.no_grad():
